@@ -1,0 +1,1 @@
+"""Finescale engine: VAR-family models, next-scale sampling and jobs. Never imports Qt."""

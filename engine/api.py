@@ -1,0 +1,174 @@
+"""Pure data that crosses the engine boundary: requests in, events out.
+
+Everything here is a frozen dataclass holding numpy arrays and plain values, never torch tensors
+or Qt types, so a request can be snapshotted on the GUI thread and an event handed back from the
+engine thread without sharing mutable state.
+
+Image convention: ``(H, W, 3)`` or ``(H, W, 4)`` ``uint8`` RGB(A), row-major, an owned copy.
+Mask convention: ``(H, W)`` ``bool``, True = regenerate this pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+UNCONDITIONAL_CLASS = 1000  # VAR's null class: row 1000 of class_emb
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """Which checkpoint to run and where.
+
+    Either ``model_id`` (a registry id such as ``"var-d16"`` or ``"demo"``) or explicit
+    ``vae_path`` + ``var_path`` files. ``patch_nums`` overrides the schedule inferred from the
+    checkpoint (only needed for non-released schedules).
+    """
+
+    model_id: str | None = None
+    vae_path: str | None = None
+    var_path: str | None = None
+    device: str = "cpu"
+    dtype: str = "fp32"  # fp32 | bf16 | fp16
+    patch_nums: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Sampler settings, named as in VAR's ``autoregressive_infer_cfg``."""
+
+    cfg: float = 1.5
+    top_k: int = 900
+    top_p: float = 0.96
+    smooth: bool = False  # VAR's ``more_smooth`` Gumbel mixture
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    """Class-conditional generation; one image per sample, seeds ``seed, seed+1, ...``."""
+
+    model: ModelChoice
+    class_label: int = UNCONDITIONAL_CLASS
+    samples: int = 1
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+@dataclass(frozen=True, slots=True)
+class InpaintRequest:
+    """Zero-shot masked next-scale in-painting of ``image`` where ``mask`` is True.
+
+    ``keep_scales`` > 0 with ``base_tokens`` = "vary details": scales ``0..keep_scales-1`` are
+    taken from a previous result's tokens and only the finer scales are resampled.
+    """
+
+    model: ModelChoice
+    image: np.ndarray
+    mask: np.ndarray
+    class_label: int = UNCONDITIONAL_CLASS
+    samples: int = 1
+    sampling: Sampling = field(default_factory=lambda: Sampling(cfg=3.0, top_k=900, top_p=0.95))
+    grow_px: int = 4
+    feather_px: int = 8
+    color_match: bool = True
+    keep_scales: int = 0
+    base_tokens: tuple[np.ndarray, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutpaintRequest:
+    """Extend ``image`` by the given number of pixels per side and generate the new area."""
+
+    model: ModelChoice
+    image: np.ndarray
+    left: int = 0
+    right: int = 0
+    top: int = 0
+    bottom: int = 0
+    class_label: int = UNCONDITIONAL_CLASS
+    samples: int = 1
+    sampling: Sampling = field(default_factory=lambda: Sampling(cfg=3.0, top_k=900, top_p=0.95))
+    feather_px: int = 8
+    color_match: bool = True
+
+
+Request = GenerateRequest | InpaintRequest | OutpaintRequest
+
+
+# --------------------------------------------------------------------------------------------
+# Results and events. Every event is emitted on the engine thread and carries its ``job_id``.
+
+
+@dataclass(frozen=True, slots=True)
+class Variation:
+    """One finished image plus what is needed to reproduce or refine it."""
+
+    image: np.ndarray
+    seed: int
+    tokens: tuple[np.ndarray, ...] = ()  # per-scale token ids (pn*pn,) int64, for "vary details"
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    variations: tuple[Variation, ...]
+    elapsed_s: float
+    notes: tuple[str, ...] = ()  # e.g. "16-bit input processed in 8-bit"
+
+
+@dataclass(frozen=True, slots=True)
+class JobQueued:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLoading:
+    """Checkpoint bytes read so far; ``bytes_total`` is 0 when unknown."""
+
+    job_id: str
+    name: str
+    bytes_done: int
+    bytes_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleProgress:
+    """One scale of one sample has formed; ``preview`` is a small RGB uint8 image."""
+
+    job_id: str
+    sample_index: int
+    num_samples: int
+    scale_index: int
+    num_scales: int
+    preview: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinished:
+    job_id: str
+    result: JobResult
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailed:
+    """``message`` is one plain sentence for the user; ``detail`` is the technical trace."""
+
+    job_id: str
+    message: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobCancelled:
+    job_id: str
+
+
+Event = (
+    JobQueued | JobStarted | ModelLoading | ScaleProgress | JobFinished | JobFailed | JobCancelled
+)
+TERMINAL_EVENTS = (JobFinished, JobFailed, JobCancelled)
