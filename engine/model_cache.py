@@ -1,0 +1,145 @@
+"""Build VAR + VQVAE pairs from checkpoint files and keep a few of them loaded.
+
+Loading is lazy and happens on the engine thread; the cache is keyed by (files, device, dtype)
+so switching precision or device never reuses a wrongly placed model.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from engine.api import ModelChoice
+from engine.devices import resolve_device, resolve_dtype
+from engine.loading import load_strict, read_state_dict
+from engine.models.config import infer_var_config, infer_vqvae_config
+from engine.models.var import VAR
+from engine.models.vqvae import VQVAE
+
+Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
+
+
+@dataclass
+class LoadedModel:
+    vqvae: VQVAE
+    var: VAR
+    device: torch.device
+    dtype: torch.dtype
+    name: str
+
+    @property
+    def patch_nums(self) -> tuple[int, ...]:
+        return self.var.cfg.patch_nums
+
+    @property
+    def resolution(self) -> int:
+        return self.patch_nums[-1] * self.vqvae.cfg.downsample
+
+
+def build_models(
+    vae_state: dict[str, torch.Tensor],
+    var_state: dict[str, torch.Tensor],
+    patch_nums: tuple[int, ...] | None = None,
+    names: tuple[str, str] = ("VQVAE", "VAR"),
+) -> tuple[VQVAE, VAR]:
+    """Instantiate both models from their state dicts (configs inferred) and load strictly."""
+    var_cfg = infer_var_config(var_state, patch_nums)
+    vae_cfg = infer_vqvae_config(vae_state, var_cfg.patch_nums)
+    with torch.device("meta"):  # no throwaway random init; tensors are assigned below
+        vqvae, var = VQVAE(vae_cfg), VAR(var_cfg)
+    # The quantizer's hit statistics depend on the scale count only; the reference substitutes
+    # its own buffer when they differ, so a VQVAE trained with another schedule still loads.
+    ema = "quantize.ema_vocab_hit_SV"
+    if ema in vae_state and vae_state[ema].shape != vqvae.quantize.ema_vocab_hit_SV.shape:
+        vae_state = {**vae_state, ema: torch.zeros_like(vqvae.quantize.ema_vocab_hit_SV)}
+    load_strict(vqvae, vae_state, names[0])
+    load_strict(var, var_state, names[1])
+    vqvae.eval().requires_grad_(False)
+    var.eval().requires_grad_(False)
+    return vqvae, var
+
+
+def load_model(
+    vae_path: str,
+    var_path: str,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    patch_nums: tuple[int, ...] | None = None,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """Read, check and place a VQVAE + VAR pair."""
+    torch_device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
+    states = []
+    for path in (vae_path, var_path):
+        name = os.path.basename(path)
+
+        def report(done: int, total: int, name: str = name) -> None:
+            if progress is not None:
+                progress(name, done, total)
+
+        states.append(read_state_dict(path, progress=report))
+    names = (os.path.basename(vae_path), os.path.basename(var_path))
+    vqvae, var = build_models(states[0], states[1], patch_nums, names)
+    del states
+    vqvae.to(torch_device)
+    var.to(torch_device)
+    if torch_dtype != torch.float32:
+        var.set_block_dtype(torch_dtype)
+    return LoadedModel(vqvae, var, torch_device, torch_dtype, os.path.basename(var_path))
+
+
+class ModelCache:
+    """At most ``capacity`` loaded models, least recently used evicted first."""
+
+    def __init__(self, capacity: int = 1):
+        self.capacity = capacity
+        self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, choice: ModelChoice, progress: Progress | None = None) -> LoadedModel:
+        vae_path, var_path, patch_nums = resolve_choice(choice)
+        key = (
+            os.path.realpath(vae_path),
+            os.path.realpath(var_path),
+            choice.device,
+            choice.dtype,
+            patch_nums,
+        )
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            while len(self._models) >= self.capacity:
+                self._models.popitem(last=False)
+                _release_memory()
+        model = load_model(vae_path, var_path, choice.device, choice.dtype, patch_nums, progress)
+        with self._lock:
+            self._models[key] = model
+        return model
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+        _release_memory()
+
+
+def resolve_choice(choice: ModelChoice) -> tuple[str, str, tuple[int, ...] | None]:
+    """Explicit files win; otherwise the registry resolves the model id to installed files."""
+    if choice.vae_path and choice.var_path:
+        return choice.vae_path, choice.var_path, choice.patch_nums
+    from engine.model_store import resolve_model_choice
+
+    vae_path, var_path, patch_nums = resolve_model_choice(choice.model_id or "demo")
+    return vae_path, var_path, choice.patch_nums or patch_nums
+
+
+def _release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

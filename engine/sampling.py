@@ -1,0 +1,151 @@
+"""Next-scale sampling for VAR: CFG schedule, top-k / top-p, Gumbel smoothing, per-scale hooks.
+
+Token-for-token compatible with the reference ``autoregressive_infer_cfg`` on the same device:
+one ``torch.multinomial`` per scale over all (batch, position) rows, then (smooth only) one
+exponential draw shaped like the logits, from one generator seeded once per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from engine.models.quant import MultiScaleQuantizer
+from engine.models.var import VAR
+
+# (scale index, sampled ids (B, l), code vectors (B, l, C)) -> the ids and codes to feed forward.
+TokenOverride = Callable[[int, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+# (scale index, f_hat after that scale, fed ids) -> None; previews and progress.
+ScaleCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
+
+
+def cfg_strength(cfg: float, si: int, num_scales: int) -> float:
+    """VAR's linear guidance ramp: 0 at the first scale, ``cfg`` at the last."""
+    return cfg * si / (num_scales - 1)
+
+
+def guide(logits_2BlV: torch.Tensor, t: float) -> torch.Tensor:
+    """Classifier-free guidance on a batch whose second half is unconditional."""
+    B = logits_2BlV.shape[0] // 2
+    return (1 + t) * logits_2BlV[:B] - t * logits_2BlV[B:]
+
+
+def top_k_top_p_(logits_BlV: torch.Tensor, top_k: int = 0, top_p: float = 0.0) -> torch.Tensor:
+    """Mask logits in place: keep the k largest (ties kept), then the smallest nucleus ≥ top_p."""
+    if top_k > 0:
+        kth = logits_BlV.topk(top_k, largest=True, sorted=False, dim=-1)[0].amin(-1, keepdim=True)
+        logits_BlV.masked_fill_(logits_BlV < kth, -torch.inf)
+    if top_p > 0:
+        sorted_logits, sorted_idx = logits_BlV.sort(dim=-1, descending=False)
+        remove = sorted_logits.softmax(dim=-1).cumsum_(dim=-1) <= (1 - top_p)
+        remove[..., -1:] = False  # never remove the most likely token
+        logits_BlV.masked_fill_(remove.scatter(-1, sorted_idx, remove), -torch.inf)
+    return logits_BlV
+
+
+def draw(logits_BlV: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One categorical draw per row, (B, l)."""
+    B, l, V = logits_BlV.shape
+    probs = logits_BlV.softmax(dim=-1).view(-1, V)
+    return torch.multinomial(probs, num_samples=1, replacement=True, generator=generator).view(B, l)
+
+
+def gumbel_soft_codes(
+    logits_BlV: torch.Tensor,
+    codebook_VC: torch.Tensor,
+    ratio: float,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """VAR's ``more_smooth``: a Gumbel-softmax mixture of code vectors with a cooling tau."""
+    tau = max(0.27 * (1 - ratio * 0.95), 0.005)
+    scaled = logits_BlV.mul(1 + ratio)
+    noise = -torch.empty_like(scaled).exponential_(generator=generator).log()
+    weights = ((scaled + noise) / tau).softmax(dim=-1)
+    return weights @ codebook_VC.unsqueeze(0)
+
+
+@dataclass
+class SampleOutput:
+    f_hat: torch.Tensor  # (B, Cvae, H, W) float32
+    ids: list[torch.Tensor]  # per scale (B, pn*pn): the ids fed forward (after overrides)
+
+
+@torch.inference_mode()
+def sample_scales(
+    var: VAR,
+    quantizer: MultiScaleQuantizer,
+    labels_B: torch.Tensor,
+    *,
+    cfg: float = 1.5,
+    top_k: int = 0,
+    top_p: float = 0.0,
+    smooth: bool = False,
+    generator: torch.Generator | None = None,
+    override: TokenOverride | None = None,
+    on_scale: ScaleCallback | None = None,
+    check_cancelled: Callable[[], None] | None = None,
+) -> SampleOutput:
+    """Run the coarse-to-fine loop; ``labels_B`` may hold the null class (``num_classes``)."""
+    patch_nums: Sequence[int] = var.cfg.patch_nums
+    num_scales = len(patch_nums)
+    B = labels_B.shape[0]
+    null = torch.full_like(labels_B, var.cfg.num_classes)
+    cond_BD = var.class_emb(torch.cat((labels_B, null)))
+    lvl_pos = var.lvl_pos()
+    token_map = var.first_tokens(cond_BD, lvl_pos)
+    size = patch_nums[-1]
+    f_hat = cond_BD.new_zeros(B, quantizer.channels, size, size)
+    codebook = quantizer.embedding.weight
+    fed_ids: list[torch.Tensor] = []
+    cur_L = 0
+    with var.kv_cache():
+        for si, pn in enumerate(patch_nums):
+            if check_cancelled is not None:
+                check_cancelled()
+            ratio = si / (num_scales - 1)
+            cur_L += pn * pn
+            logits = guide(var.run_blocks(token_map, cond_BD), cfg_strength(cfg, si, num_scales))
+            top_k_top_p_(logits, top_k, top_p)
+            ids = draw(logits, generator)
+            if smooth:
+                h_BlC = gumbel_soft_codes(logits, codebook, ratio, generator)
+            else:
+                h_BlC = quantizer.embedding(ids)
+            if override is not None:
+                ids, h_BlC = override(si, ids, h_BlC)
+            fed_ids.append(ids)
+            h_BChw = h_BlC.transpose(1, 2).reshape(B, quantizer.channels, pn, pn)
+            quantizer.add_scale_(f_hat, si, h_BChw)
+            if on_scale is not None:
+                on_scale(si, f_hat, ids)
+            if si != num_scales - 1:
+                nxt = (
+                    quantizer.next_input(f_hat, si).view(B, quantizer.channels, -1).transpose(1, 2)
+                )
+                nxt_L = patch_nums[si + 1] ** 2
+                token_map = var.word_embed(nxt) + lvl_pos[:, cur_L : cur_L + nxt_L]
+                token_map = token_map.repeat(2, 1, 1)
+    return SampleOutput(f_hat=f_hat, ids=fed_ids)
+
+
+def teacher_force(
+    source_ids: Sequence[torch.Tensor],
+    keep: Sequence[torch.Tensor],
+    codebook: torch.nn.Embedding,
+) -> TokenOverride:
+    """Override that keeps ``source_ids`` where ``keep`` is True at each scale (in-painting).
+
+    ``keep[si]`` is bool (1 or B, pn*pn); every position is still sampled first, so the random
+    stream is the same as without a mask, exactly like the reference.
+    """
+
+    def apply(si: int, ids: torch.Tensor, h_BlC: torch.Tensor):
+        mask = keep[si].to(ids.device)
+        src = source_ids[si].to(ids.device).expand_as(ids)
+        fed = torch.where(mask, src, ids)
+        h = torch.where(mask.unsqueeze(-1), codebook(src).to(h_BlC.dtype), h_BlC)
+        return fed, h
+
+    return apply
