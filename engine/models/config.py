@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -42,6 +43,17 @@ def patch_nums_for_length(seq_len: int, levels: int | None = None) -> tuple[int,
     )
 
 
+def patch_nums_from_levels(lvl_1L: torch.Tensor | None) -> tuple[int, ...] | None:
+    """The ``lvl_1L`` buffer holds each token's scale index, so it spells out the schedule."""
+    if lvl_1L is None or lvl_1L.dtype.is_floating_point:
+        return None
+    counts = torch.bincount(lvl_1L.flatten()).tolist()
+    sides = [round(math.sqrt(c)) for c in counts]
+    if any(side * side != c or side == 0 for side, c in zip(sides, counts, strict=True)):
+        return None
+    return tuple(sides)
+
+
 def infer_var_config(
     state: Mapping[str, torch.Tensor], patch_nums: tuple[int, ...] | None = None
 ) -> VARConfig:
@@ -53,7 +65,9 @@ def infer_var_config(
     seq_len = _require(state, "pos_1LC", "VAR transformer").shape[1]
     levels = state["lvl_embed.weight"].shape[0]
     if patch_nums is None:
-        patch_nums = patch_nums_for_length(seq_len, levels)
+        patch_nums = patch_nums_from_levels(state.get("lvl_1L")) or patch_nums_for_length(
+            seq_len, levels
+        )
     elif sum(pn * pn for pn in patch_nums) != seq_len:
         raise UserFacingError(
             f"Patch sizes {patch_nums} give {sum(p * p for p in patch_nums)} tokens, "

@@ -1,0 +1,241 @@
+"""Zero-shot masked next-scale in-painting on images of any size.
+
+1. grow the user's mask, crop a square context window around it and resize it to the model;
+2. encode the window into the multi-scale token pyramid;
+3. at every scale sample all tokens, then teacher-force the source tokens wherever the token's
+   footprint holds no masked pixel (the 1x1 scale is always forced, as in the reference);
+4. decode, resize back, match colours on a ring just outside the mask, and composite with a
+   mask feathered *inward*, so every pixel outside the grown mask comes back bit-exact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from engine.api import InpaintRequest, JobResult, Sampling, Variation
+from engine.cancel import UserFacingError
+from engine.compositing import Window, boundary_ring, context_window, match_colors, paste_back
+from engine.jobs import JobContext
+from engine.masks import feather_mask, grow_mask, mask_bbox, token_keep_mask
+from engine.model_cache import LoadedModel
+from engine.pipelines.common import load, sample_one, token_arrays
+from engine.preview import thumbnail
+from engine.sampling import TokenOverride, teacher_force
+from engine.tensors import image_to_tensor
+
+PREVIEW_SIDE = 512
+COLOR_RING_PX = 12
+
+
+@dataclass
+class WindowJob:
+    """One context window, prepared for the model."""
+
+    window: Window
+    side: int  # the square the window was padded to
+    pad: tuple[int, int]  # (top, left) offset of the window inside that square
+    source_ids: list[torch.Tensor]
+    keep: list[torch.Tensor] | None  # None: everything is masked, plain generation
+
+
+def validate(image: np.ndarray, mask: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
+        raise UserFacingError("The image must be 8-bit RGB or RGBA.")
+    if mask.shape != image.shape[:2]:
+        raise UserFacingError(
+            f"The mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
+            f"{image.shape[1]}×{image.shape[0]}; they must be the same size."
+        )
+
+
+def pad_to_square(pixels: np.ndarray, window: Window) -> tuple[np.ndarray, tuple[int, int]]:
+    """Crop the window; if the image was too small for a square, mirror-pad it to one."""
+    crop = pixels[window.y0 : window.y1, window.x0 : window.x1]
+    h, w = crop.shape[:2]
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    if (h, w) == (side, side):
+        return crop, (0, 0)
+    border = cv2.BORDER_REFLECT_101 if min(h, w) > 1 else cv2.BORDER_REPLICATE
+    padded = cv2.copyMakeBorder(
+        crop.astype(np.uint8), top, side - h - top, left, side - w - left, border
+    )
+    if crop.dtype == bool:
+        padded = padded.astype(bool)
+    return padded, (top, left)
+
+
+def resize(pixels: np.ndarray, side: int) -> np.ndarray:
+    shrinking = pixels.shape[0] > side
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(pixels, (side, side), interpolation=interpolation)
+
+
+def keep_masks(mask_square: np.ndarray, patch_nums: Sequence[int]) -> list[torch.Tensor] | None:
+    """Per scale, True where the source token is kept; a token with any masked pixel is not."""
+    if mask_square.all():
+        return None
+    keep = []
+    for pn in patch_nums:
+        grid = np.ones((pn, pn), bool) if pn * pn <= 3 else token_keep_mask(mask_square, pn)
+        keep.append(torch.from_numpy(grid.reshape(1, -1).copy()))
+    return keep
+
+
+@torch.inference_mode()
+def prepare_window(
+    model: LoadedModel, rgb: np.ndarray, mask: np.ndarray, window: Window
+) -> WindowJob:
+    square_rgb, pad = pad_to_square(rgb, window)
+    square_mask, _ = pad_to_square(mask, window)
+    model_rgb = resize(square_rgb, model.resolution)
+    source_ids = model.vqvae.encode_ids(image_to_tensor(model_rgb, model.device))
+    keep = keep_masks(square_mask, model.patch_nums)
+    return WindowJob(window, square_rgb.shape[0], pad, source_ids, keep)
+
+
+def window_override(
+    model: LoadedModel,
+    job: WindowJob,
+    keep_scales: int = 0,
+    base_tokens: Sequence[np.ndarray] | None = None,
+) -> TokenOverride | None:
+    """Teacher forcing outside the mask, plus "vary details": whole coarse scales from a result."""
+    source, keep = list(job.source_ids), job.keep
+    if keep_scales > 0:
+        if base_tokens is None or len(base_tokens) != len(model.patch_nums):
+            raise UserFacingError("Vary details needs the tokens of a result from this model.")
+        keep = list(keep) if keep is not None else [None] * len(model.patch_nums)
+        for si in range(min(keep_scales, len(model.patch_nums))):
+            pn = model.patch_nums[si]
+            source[si] = torch.as_tensor(np.asarray(base_tokens[si]).reshape(1, pn * pn))
+            keep[si] = torch.ones(1, pn * pn, dtype=torch.bool)
+        for si, mask in enumerate(keep):
+            if mask is None:  # plain generation after the kept scales
+                keep[si] = torch.zeros(1, model.patch_nums[si] ** 2, dtype=torch.bool)
+    if keep is None:
+        return None
+    return teacher_force(source, keep, model.vqvae.quantize.embedding)
+
+
+def to_window(generated: np.ndarray, job: WindowJob) -> np.ndarray:
+    """Model-resolution output -> exactly the window's pixels (padding removed)."""
+    square = cv2.resize(generated, (job.side, job.side), interpolation=cv2.INTER_CUBIC)
+    top, left = job.pad
+    return square[top : top + job.window.height, left : left + job.window.width]
+
+
+def composite(
+    original: np.ndarray,
+    generated_window: np.ndarray,
+    job: WindowJob,
+    grown: np.ndarray,
+    alpha: np.ndarray,
+    color_match: bool,
+) -> np.ndarray:
+    """Blend the window into the original; ``alpha`` is 0 outside ``grown``."""
+    w = job.window
+    if color_match:
+        region = grown[w.y0 : w.y1, w.x0 : w.x1]
+        ring = boundary_ring(region, COLOR_RING_PX)
+        if ring.any():
+            reference = original[w.y0 : w.y1, w.x0 : w.x1, :3]
+            generated_window = match_colors(generated_window, reference, region, ring)
+    return paste_back(generated_window, w, original, alpha)
+
+
+class PreviewCompositor:
+    """Shows each scale's preview pasted into a downscaled copy of the whole picture."""
+
+    def __init__(self, original: np.ndarray, grown: np.ndarray, job: WindowJob):
+        self.base = thumbnail(original[..., :3], PREVIEW_SIDE)
+        self.scale = self.base.shape[0] / original.shape[0]
+        self.job = job
+        small = cv2.resize(
+            grown.astype(np.uint8), self.base.shape[1::-1], interpolation=cv2.INTER_NEAREST
+        )
+        self.mask = small.astype(bool)
+
+    def __call__(self, preview: np.ndarray) -> np.ndarray:
+        w, s = self.job.window, self.scale
+        x0, y0 = int(w.x0 * s), int(w.y0 * s)
+        x1 = max(x0 + 1, min(self.base.shape[1], int(round(w.x1 * s))))
+        y1 = max(y0 + 1, min(self.base.shape[0], int(round(w.y1 * s))))
+        side = max(1, int(round(self.job.side * s)))
+        square = cv2.resize(preview, (side, side), interpolation=cv2.INTER_LINEAR)
+        top, left = int(self.job.pad[0] * s), int(self.job.pad[1] * s)
+        patch = square[top : top + y1 - y0, left : left + x1 - x0]
+        frame = self.base.copy()
+        region = frame[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]]
+        inside = self.mask[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]]
+        region[inside] = patch[inside]
+        return frame
+
+
+def inpaint_variations(
+    ctx: JobContext,
+    model: LoadedModel,
+    image: np.ndarray,
+    grown: np.ndarray,
+    *,
+    class_label: int,
+    sampling: Sampling,
+    samples: int,
+    feather_px: int,
+    color_match: bool,
+    keep_scales: int = 0,
+    base_tokens: Sequence[np.ndarray] | None = None,
+    margin_frac: float = 0.25,
+    feather_from: np.ndarray | None = None,
+) -> list[Variation]:
+    """In-paint ``grown`` (already grown) in one context window; one result per seed.
+
+    The seam is feathered inward from the edge of ``feather_from`` (default ``grown``); out-
+    painting passes all still-unfilled area so no seam faces pixels that are yet to be made.
+    """
+    window = context_window(mask_bbox(grown), image.shape[1::-1], model.resolution, margin_frac)
+    job = prepare_window(model, image[..., :3], grown, window)
+    override = window_override(model, job, keep_scales, base_tokens)
+    frame = PreviewCompositor(image, grown, job)
+    region = grown if feather_from is None else feather_from
+    alpha = feather_mask(region, feather_px) * grown
+    variations = []
+    for index in range(samples):
+        seed = sampling.seed + index
+        generated, output = sample_one(
+            ctx, model, class_label, sampling, seed, index, samples, override, frame
+        )
+        result = composite(image, to_window(generated, job), job, grown, alpha, color_match)
+        variations.append(Variation(image=result, seed=seed, tokens=token_arrays(output)))
+    return variations
+
+
+def run_inpaint(request: InpaintRequest, ctx: JobContext) -> JobResult:
+    started = time.perf_counter()
+    image, mask = np.asarray(request.image), np.asarray(request.mask, dtype=bool)
+    validate(image, mask)
+    if request.samples < 1:
+        raise UserFacingError("Ask for at least one sample.")
+    grown = grow_mask(mask, request.grow_px)
+    mask_bbox(grown)  # a clear error for an empty mask before any model is loaded
+    model = load(ctx, request.model)
+    variations = inpaint_variations(
+        ctx,
+        model,
+        image,
+        grown,
+        class_label=request.class_label,
+        sampling=request.sampling,
+        samples=request.samples,
+        feather_px=request.feather_px,
+        color_match=request.color_match,
+        keep_scales=request.keep_scales,
+        base_tokens=request.base_tokens,
+    )
+    return JobResult(tuple(variations), time.perf_counter() - started)
