@@ -61,6 +61,8 @@ class InpaintRequest:
 
     ``keep_scales`` > 0 with ``base_tokens`` = "vary details": scales ``0..keep_scales-1`` are
     taken from a previous result's tokens and only the finer scales are resampled.
+    ``token_rule`` "strict" regenerates a token if any pixel under it is masked (no source
+    colour can leak into the hole); "reference" reproduces the official notebook's rule.
     """
 
     model: ModelChoice
@@ -74,6 +76,7 @@ class InpaintRequest:
     color_match: bool = True
     keep_scales: int = 0
     base_tokens: tuple[np.ndarray, ...] | None = None
+    token_rule: str = "strict"  # or "reference": VAR notebook's bilinear > 0.5 per scale
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ def _inpaint(args: argparse.Namespace) -> None:
         grow_px=args.grow,
         feather_px=args.feather,
         color_match=not args.no_color_match,
+        token_rule=args.token_rule,
     )
     _save(args, loaded, run_blocking(request, print_progress))
 
@@ -79,6 +80,10 @@ def add_edit_parsers(commands) -> None:
         if name == "inpaint":
             parser.add_argument("--mask", required=True, help="white/opaque = regenerate")
             parser.add_argument("--grow", type=int, default=4, help="grow the mask (px)")
+            parser.add_argument(
+                "--token-rule", choices=("strict", "reference"), default="strict",
+                help="strict: any masked pixel regenerates its token; reference: VAR notebook",
+            )  # fmt: skip
         else:
             for side in ("left", "right", "top", "bottom"):
                 parser.add_argument(f"--{side}", type=int, default=0, help="pixels to add")

@@ -34,7 +34,7 @@ def guide(logits_2BlV: torch.Tensor, t: float) -> torch.Tensor:
 
 def top_k_top_p_(logits_BlV: torch.Tensor, top_k: int = 0, top_p: float = 0.0) -> torch.Tensor:
     """Mask logits in place: keep the k largest (ties kept), then the smallest nucleus ≥ top_p."""
-    if top_k > 0:
+    if 0 < top_k < logits_BlV.shape[-1]:  # k >= V keeps everything
         kth = logits_BlV.topk(top_k, largest=True, sorted=False, dim=-1)[0].amin(-1, keepdim=True)
         logits_BlV.masked_fill_(logits_BlV < kth, -torch.inf)
     if top_p > 0:

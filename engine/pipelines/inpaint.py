@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from engine.api import InpaintRequest, JobResult, Sampling, Variation
 from engine.cancel import UserFacingError
@@ -25,6 +26,7 @@ from engine.jobs import JobContext
 from engine.masks import feather_mask, grow_mask, mask_bbox, token_keep_mask
 from engine.model_cache import LoadedModel
 from engine.pipelines.common import load, sample_one, token_arrays
+from engine.pipelines.quick_fill import is_quick_fill, quick_fill
 from engine.preview import thumbnail
 from engine.sampling import TokenOverride, teacher_force
 from engine.tensors import image_to_tensor
@@ -77,26 +79,46 @@ def resize(pixels: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(pixels, (side, side), interpolation=interpolation)
 
 
-def keep_masks(mask_square: np.ndarray, patch_nums: Sequence[int]) -> list[torch.Tensor] | None:
-    """Per scale, True where the source token is kept; a token with any masked pixel is not."""
+def keep_masks(
+    mask_square: np.ndarray, patch_nums: Sequence[int], rule: str = "strict"
+) -> list[torch.Tensor] | None:
+    """Per scale, True where the source token is kept (the 1x1 scale always is).
+
+    "strict": a token with any masked pixel is regenerated. "reference": the VAR notebook's
+    rule: the masked fraction on the finest grid, bilinearly resized per scale, keep if > 0.5.
+    """
     if mask_square.all():
         return None
+    if rule not in ("strict", "reference"):
+        raise UserFacingError(f"Unknown token rule '{rule}': use strict or reference.")
+    finest = patch_nums[-1]
+    keep_finest = 1 - cv2.resize(
+        mask_square.astype(np.float32), (finest, finest), interpolation=cv2.INTER_AREA
+    )
     keep = []
     for pn in patch_nums:
-        grid = np.ones((pn, pn), bool) if pn * pn <= 3 else token_keep_mask(mask_square, pn)
+        if pn * pn <= 3:
+            grid = np.ones((pn, pn), bool)
+        elif rule == "strict":
+            grid = token_keep_mask(mask_square, pn)
+        else:
+            resized = F.interpolate(
+                torch.from_numpy(keep_finest)[None, None], size=(pn, pn), mode="bilinear"
+            )
+            grid = (resized[0, 0] > 0.5).numpy()
         keep.append(torch.from_numpy(grid.reshape(1, -1).copy()))
     return keep
 
 
 @torch.inference_mode()
 def prepare_window(
-    model: LoadedModel, rgb: np.ndarray, mask: np.ndarray, window: Window
+    model: LoadedModel, rgb: np.ndarray, mask: np.ndarray, window: Window, rule: str = "strict"
 ) -> WindowJob:
     square_rgb, pad = pad_to_square(rgb, window)
     square_mask, _ = pad_to_square(mask, window)
     model_rgb = resize(square_rgb, model.resolution)
     source_ids = model.vqvae.encode_ids(image_to_tensor(model_rgb, model.device))
-    keep = keep_masks(square_mask, model.patch_nums)
+    keep = keep_masks(square_mask, model.patch_nums, rule)
     return WindowJob(window, square_rgb.shape[0], pad, source_ids, keep)
 
 
@@ -193,6 +215,7 @@ def inpaint_variations(
     base_tokens: Sequence[np.ndarray] | None = None,
     margin_frac: float = 0.25,
     feather_from: np.ndarray | None = None,
+    token_rule: str = "strict",
 ) -> list[Variation]:
     """In-paint ``grown`` (already grown) in one context window; one result per seed.
 
@@ -200,7 +223,7 @@ def inpaint_variations(
     painting passes all still-unfilled area so no seam faces pixels that are yet to be made.
     """
     window = context_window(mask_bbox(grown), image.shape[1::-1], model.resolution, margin_frac)
-    job = prepare_window(model, image[..., :3], grown, window)
+    job = prepare_window(model, image[..., :3], grown, window, token_rule)
     override = window_override(model, job, keep_scales, base_tokens)
     frame = PreviewCompositor(image, grown, job)
     region = grown if feather_from is None else feather_from
@@ -224,6 +247,10 @@ def run_inpaint(request: InpaintRequest, ctx: JobContext) -> JobResult:
         raise UserFacingError("Ask for at least one sample.")
     grown = grow_mask(mask, request.grow_px)
     mask_bbox(grown)  # a clear error for an empty mask before any model is loaded
+    if is_quick_fill(request.model):
+        result = quick_fill(image, grown, request.model.model_id)
+        variation = Variation(image=result, seed=request.sampling.seed)
+        return JobResult((variation,), time.perf_counter() - started, ("Quick fill (no model)",))
     model = load(ctx, request.model)
     variations = inpaint_variations(
         ctx,
@@ -237,5 +264,6 @@ def run_inpaint(request: InpaintRequest, ctx: JobContext) -> JobResult:
         color_match=request.color_match,
         keep_scales=request.keep_scales,
         base_tokens=request.base_tokens,
+        token_rule=request.token_rule,
     )
     return JobResult(tuple(variations), time.perf_counter() - started)
