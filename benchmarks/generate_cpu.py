@@ -86,8 +86,8 @@ def main() -> None:
         print(
             f"{row['dtype']:>5}: {row['seconds_per_image']:6.2f} s/image "
             f"({row['seconds_per_image'] / base:4.2f}x fp32)  previews {row['preview_share']:5.1%}"
-            f"  peak RSS {row['peak_rss_mib']:6.0f} MiB (after build {row['rss_after_build_mib']:.0f})"
-            f"  threads {row['threads']}"
+            f"  peak RSS {row['peak_rss_mib']:6.0f} MiB"
+            f" (after build {row['rss_after_build_mib']:.0f})  threads {row['threads']}"
         )
 
 

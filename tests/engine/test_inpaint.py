@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from engine.masks import grow_mask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -13,7 +14,6 @@ from safetensors.torch import load_file
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest, Sampling
 from engine.cancel import UserFacingError
 from engine.cli import main, run_blocking
-from engine.masks import grow_mask
 from tests.recipes import FIXTURES
 
 
@@ -49,7 +49,9 @@ def test_reproduces_the_reference_zero_shot_inpainting(fixture_checkpoints):
     assert np.array_equal(variation.image[~mask], rgb[~mask])
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     size=st.sampled_from([(37, 911), (1, 1), (64, 64), (300, 120), (3000, 4000)]),
     channels=st.sampled_from([3, 4]),
@@ -83,9 +85,9 @@ def test_masked_tokens_are_sampled_and_kept_ones_come_from_the_source(tiny_check
     mask[20:40, 20:40] = True
     base = dict(model=choice(tiny_checkpoints), image=image, grow_px=0)
     masked = run_blocking(InpaintRequest(mask=mask, **base)).variations[0].tokens
-    everything = run_blocking(
-        InpaintRequest(mask=np.ones((64, 64), bool), **base)
-    ).variations[0].tokens
+    everything = (
+        run_blocking(InpaintRequest(mask=np.ones((64, 64), bool), **base)).variations[0].tokens
+    )
     from engine.model_cache import load_model
     from engine.tensors import image_to_tensor
 
@@ -95,7 +97,9 @@ def test_masked_tokens_are_sampled_and_kept_ones_come_from_the_source(tiny_check
     # The finest grid is 4x4 tokens of 16 px: tokens touching rows/cols 20..39 are 1..2.
     finest_keep = np.ones((4, 4), bool)
     finest_keep[1:3, 1:3] = False
-    assert np.array_equal(masked[-1].reshape(4, 4)[finest_keep], source[-1].reshape(4, 4)[finest_keep])
+    assert np.array_equal(
+        masked[-1].reshape(4, 4)[finest_keep], source[-1].reshape(4, 4)[finest_keep]
+    )
     assert masked[0][0] == source[0][0]  # the 1x1 scale is teacher-forced
     assert not np.array_equal(everything[-1], source[-1])  # all-masked = plain generation
 
