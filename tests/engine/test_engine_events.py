@@ -96,7 +96,9 @@ def test_cancel_mid_job_then_engine_keeps_serving(engine, tiny_checkpoints):
     final = recorder.wait_terminal(job)
     assert isinstance(final, JobCancelled)
     events = recorder.of(job)
-    cut = next(i for i, e in enumerate(events) if isinstance(e, ScaleProgress) and e.scale_index == 1)
+    cut = next(
+        i for i, e in enumerate(events) if isinstance(e, ScaleProgress) and e.scale_index == 1
+    )
     assert events[cut + 1 :] == [final]  # nothing after the cancel but the terminal event
     engine.set_sink(recorder)
     again = engine.submit(request(tiny_checkpoints))
