@@ -26,10 +26,9 @@ def cfg_strength(cfg: float, si: int, num_scales: int) -> float:
     return cfg * si / (num_scales - 1)
 
 
-def guide(logits_2BlV: torch.Tensor, t: float) -> torch.Tensor:
-    """Classifier-free guidance on a batch whose second half is unconditional."""
-    B = logits_2BlV.shape[0] // 2
-    return (1 + t) * logits_2BlV[:B] - t * logits_2BlV[B:]
+def guide(cond_BlV: torch.Tensor, uncond_BlV: torch.Tensor, t: float) -> torch.Tensor:
+    """Classifier-free guidance, evaluated exactly as the reference writes it."""
+    return (1 + t) * cond_BlV - t * uncond_BlV
 
 
 def top_k_top_p_(logits_BlV: torch.Tensor, top_k: int = 0, top_p: float = 0.0) -> torch.Tensor:
@@ -87,12 +86,19 @@ def sample_scales(
     on_scale: ScaleCallback | None = None,
     check_cancelled: Callable[[], None] | None = None,
 ) -> SampleOutput:
-    """Run the coarse-to-fine loop; ``labels_B`` may hold the null class (``num_classes``)."""
+    """Run the coarse-to-fine loop; ``labels_B`` may hold the null class (``num_classes``).
+
+    The reference always runs a doubled (conditional + unconditional) batch. When the two
+    halves are provably equal (every label is the null class, as in in- and out-painting) or
+    the unconditional half cannot matter (cfg = 0), only one half is run: half the compute
+    for the same guided logits.
+    """
     patch_nums: Sequence[int] = var.cfg.patch_nums
     num_scales = len(patch_nums)
     B = labels_B.shape[0]
     null = torch.full_like(labels_B, var.cfg.num_classes)
-    cond_BD = var.class_emb(torch.cat((labels_B, null)))
+    one_half = cfg == 0 or bool((labels_B == null).all())
+    cond_BD = var.class_emb(labels_B if one_half else torch.cat((labels_B, null)))
     lvl_pos = var.lvl_pos()
     token_map = var.first_tokens(cond_BD, lvl_pos)
     size = patch_nums[-1]
@@ -106,7 +112,9 @@ def sample_scales(
                 check_cancelled()
             ratio = si / (num_scales - 1)
             cur_L += pn * pn
-            logits = guide(var.run_blocks(token_map, cond_BD), cfg_strength(cfg, si, num_scales))
+            both = var.run_blocks(token_map, cond_BD)
+            cond, uncond = (both, both) if one_half else (both[:B], both[B:])
+            logits = guide(cond, uncond, cfg_strength(cfg, si, num_scales))
             top_k_top_p_(logits, top_k, top_p)
             ids = draw(logits, generator)
             if smooth:
@@ -126,7 +134,8 @@ def sample_scales(
                 )
                 nxt_L = patch_nums[si + 1] ** 2
                 token_map = var.word_embed(nxt) + lvl_pos[:, cur_L : cur_L + nxt_L]
-                token_map = token_map.repeat(2, 1, 1)
+                if not one_half:
+                    token_map = token_map.repeat(2, 1, 1)
     return SampleOutput(f_hat=f_hat, ids=fed_ids)
 
 
