@@ -43,9 +43,10 @@ def test_reproduces_the_reference_zero_shot_inpainting(fixture_checkpoints):
     (variation,) = run_blocking(request).variations
     for si, ids in enumerate(variation.tokens):
         assert np.array_equal(ids, ref[f"fed_idx_{si}"][0].numpy()), f"scale {si}"
-    expected = ref["img"][0].mul(255).round().clamp(0, 255).to(torch.uint8)
-    expected = expected.permute(1, 2, 0).numpy()
-    assert np.array_equal(variation.image[mask], expected[mask])
+    # Pixels within the fixture's 1e-4 tolerance, then rounded: at most half a level + 1e-4.
+    expected = ref["img"][0].permute(1, 2, 0).numpy() * 255
+    error = np.abs(variation.image[mask].astype(np.float64) - expected[mask])
+    assert error.max() <= 0.5 + 255e-4
     assert np.array_equal(variation.image[~mask], rgb[~mask])
 
 
