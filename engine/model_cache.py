@@ -89,6 +89,7 @@ def load_model(
     del states
     vqvae.to(torch_device)
     var.to(torch_device)
+    vqvae.use_channels_last_decoder()
     if torch_dtype != torch.float32:
         var.set_block_dtype(torch_dtype)
     return LoadedModel(vqvae, var, torch_device, torch_dtype, os.path.basename(var_path))

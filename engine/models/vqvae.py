@@ -204,7 +204,17 @@ class VQVAE(nn.Module):
 
     def decode(self, f_hat: torch.Tensor) -> torch.Tensor:
         """f_hat -> image in [-1, 1] (clamped, as the reference's ``fhat_to_img``)."""
-        return self.decoder(self.post_quant_conv(f_hat)).clamp_(-1, 1)
+        z = self.post_quant_conv(f_hat)
+        if self.decoder.conv_in.weight.is_contiguous(memory_format=torch.channels_last):
+            z = z.contiguous(memory_format=torch.channels_last)
+        return self.decoder(z).clamp_(-1, 1).contiguous()
+
+    def use_channels_last_decoder(self) -> None:
+        """oneDNN's channels-last convs decode ~15% faster on CPU (pixels move by ~1e-5).
+
+        Only the decoder: the encoder feeds an argmin over codes, kept in the reference layout.
+        """
+        self.decoder.to(memory_format=torch.channels_last)
 
     def ids_to_fhat(self, ids: Sequence[torch.Tensor]) -> torch.Tensor:
         """Token pyramid -> final f_hat."""

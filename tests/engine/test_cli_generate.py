@@ -21,8 +21,9 @@ def test_generate_reproduces_the_reference_image(fixture_checkpoints, tmp_path):
     args += ["--cfg", "1.5", "--top-k", "900", "--top-p", "0.96", "--out", str(out)]
     assert main(args) == 0
     ref = load_file(str(FIXTURES / "sample_cfg1.5_topk900_topp0.96.safetensors"))["img"]
-    expected = ref[0].mul(255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    assert np.array_equal(np.array(Image.open(out)), expected)
+    # Within the fixture's 1e-4 pixel tolerance, then rounded to 8 bits.
+    expected = ref[0].permute(1, 2, 0).numpy().astype(np.float64) * 255
+    assert np.abs(np.array(Image.open(out)) - expected).max() <= 0.5 + 255e-4
 
 
 def test_samples_get_numbered_outputs_and_nothing_is_overwritten(tiny_checkpoints, tmp_path):
