@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from engine.masks import grow_mask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -14,6 +13,7 @@ from safetensors.torch import load_file
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest, Sampling
 from engine.cancel import UserFacingError
 from engine.cli import main, run_blocking
+from engine.masks import grow_mask
 from tests.recipes import FIXTURES
 
 
@@ -206,3 +206,23 @@ def test_cli_mask_of_another_size_is_refused(tiny_checkpoints, tmp_path, capsys)
     assert main(args) == 1
     assert "m.png" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_exif_rotated_input_gives_a_correctly_oriented_output(tiny_checkpoints, tmp_path):
+    stored = np.zeros((20, 40, 3), np.uint8)  # 40 wide as stored, 20 wide as displayed
+    stored[:, :20] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise for display
+    Image.fromarray(stored).save(tmp_path / "rotated.jpg", exif=exif, quality=100)
+    mask = np.zeros((40, 20), np.uint8)  # painted on the displayed (upright) picture
+    mask[30:, :] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    out = tmp_path / "out.png"
+    assert main(["inpaint", "--image", str(tmp_path / "rotated.jpg"), "--mask",
+                 str(tmp_path / "mask.png"), "--out", str(out), "--grow", "0",
+                 "--vae", tiny_checkpoints[0], "--var", tiny_checkpoints[1]]) == 0  # fmt: skip
+    result = Image.open(out)
+    assert result.size == (20, 40)
+    assert result.getexif().get(0x0112, 1) == 1
+    pixels = np.array(result)
+    assert pixels[2, 10, 0] > 200 and pixels[2, 10, 2] < 60  # the red half is now on top

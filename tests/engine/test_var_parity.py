@@ -146,17 +146,24 @@ def test_zero_shot_inpainting_hook_matches_reference(models, source):
     )
     keep = [ref[f"keep_mask_{si}"].bool() for si in range(10)]
     src = [enc[f"idx_{si}"] for si in range(10)]
-    seen = []
+    seen, sampled = [], []
+    force = teacher_force(src, keep, plain.vqvae.quantize.embedding)
+
+    def recording_override(si, ids, h):
+        sampled.append(ids.clone())
+        return force(si, ids, h)
+
     output = sample_scales(
         plain.var, plain.vqvae.quantize, torch.tensor([1000]), cfg=3, top_k=900, top_p=0.95,
-        generator=torch.Generator().manual_seed(0),
-        override=teacher_force(src, keep, plain.vqvae.quantize.embedding),
+        generator=torch.Generator().manual_seed(0), override=recording_override,
         on_scale=lambda si, f_hat, ids: seen.append(ids.clone()),
     )  # fmt: skip
     for si in range(10):
         assert torch.equal(output.ids[si], ref[f"fed_idx_{si}"]), f"scale {si}"
+        assert torch.equal(sampled[si], ref[f"sampled_idx_{si}"]), f"scale {si}"
         kept = keep[si]
         assert torch.equal(seen[si][kept], src[si][kept])  # kept = source tokens
+        assert torch.equal(seen[si][~kept], sampled[si][~kept])  # masked = sampled
     with torch.inference_mode():
         img = plain.vqvae.decode(output.f_hat).add(1).mul(0.5)
     assert (output.f_hat - ref["f_hat"]).abs().max() <= 1e-4
