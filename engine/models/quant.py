@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.models.common import embedding
+
 
 class Phi(nn.Conv2d):
     """``h*(1-r) + conv(h)*r``: a residual-blended 3x3 conv (``quant_resi`` = r = 0.5)."""
@@ -94,7 +96,7 @@ class MultiScaleQuantizer(nn.Module):
         self.quant_resi = build_phi(channels, share_quant_resi, len(self.patch_nums))
         # Only a training statistic, but part of the released checkpoint (strict loading).
         self.register_buffer("ema_vocab_hit_SV", torch.zeros(len(self.patch_nums), vocab_size))
-        self.embedding = nn.Embedding(vocab_size, channels)
+        self.embedding = embedding(vocab_size, channels)
 
     def phi(self, si: int) -> Phi:
         return self.quant_resi.pick(si / (len(self.patch_nums) - 1))

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.models.common import embedding
+
 
 @dataclass(frozen=True)
 class VARConfig:
@@ -41,7 +43,7 @@ class SelfAttention(nn.Module):
     def __init__(self, embed_dim: int, num_heads: int):
         super().__init__()
         self.num_heads, self.head_dim = num_heads, embed_dim // num_heads
-        self.scale_mul_1H11 = nn.Parameter(torch.full((1, num_heads, 1, 1), 4.0).log())
+        self.scale_mul_1H11 = nn.Parameter(torch.full((1, num_heads, 1, 1), math.log(4.0)))
         self.max_scale_mul = math.log(100)
         self.mat_qkv = nn.Linear(embed_dim, 3 * embed_dim, bias=False)
         self.q_bias = nn.Parameter(torch.zeros(embed_dim))
@@ -125,7 +127,9 @@ class AdaLNBeforeHead(nn.Module):
 
 
 def _level_index(patch_nums: Sequence[int]) -> torch.Tensor:
-    return torch.cat([torch.full((pn * pn,), si) for si, pn in enumerate(patch_nums)]).view(1, -1)
+    return torch.cat(
+        [torch.full((pn * pn,), si, device="cpu") for si, pn in enumerate(patch_nums)]
+    ).view(1, -1)
 
 
 class VAR(nn.Module):
@@ -139,10 +143,10 @@ class VAR(nn.Module):
         C, L = cfg.embed_dim, cfg.seq_len
         first_l = cfg.patch_nums[0] ** 2
         self.word_embed = nn.Linear(cfg.z_channels, C)
-        self.class_emb = nn.Embedding(cfg.num_classes + 1, C)  # last row = unconditional
+        self.class_emb = embedding(cfg.num_classes + 1, C)  # last row = unconditional
         self.pos_start = nn.Parameter(torch.zeros(1, first_l, C))
         self.pos_1LC = nn.Parameter(torch.zeros(1, L, C))
-        self.lvl_embed = nn.Embedding(len(cfg.patch_nums), C)
+        self.lvl_embed = embedding(len(cfg.patch_nums), C)
         if cfg.shared_aln:
             self.shared_ada_lin = nn.Sequential(nn.SiLU(), SharedAdaLin(C, 6 * C))
         else:
