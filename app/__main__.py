@@ -1,0 +1,57 @@
+"""Start the desktop app: ``python -m app [IMAGE] [--screenshot FILE.png]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Finescale image editor")
+    parser.add_argument("image", nargs="?", help="an image to open")
+    parser.add_argument(
+        "--screenshot",
+        metavar="FILE.png",
+        help="render the window with demo content (headless), save it and exit",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.screenshot:  # headless and isolated from the user's settings and autosave
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        os.environ["FINESCALE_DATA_DIR"] = tempfile.mkdtemp(prefix="finescale-shot-")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.engine_bridge import EngineBridge
+    from app.main_window import MainWindow
+    from app.theme import apply_dark_theme
+
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Finescale")
+    app.setOrganizationName("Finescale")
+    apply_dark_theme(app)
+    bridge = EngineBridge.create()
+    try:
+        if args.screenshot:
+            from app.screenshot import render_screenshot
+
+            return render_screenshot(bridge, args.screenshot, args.image)
+        window = MainWindow(bridge)
+        window.show()
+        restored = window.offer_restore()
+        if args.image:
+            window.files.open_path(args.image, ask=restored)
+        return app.exec()
+    finally:
+        bridge.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

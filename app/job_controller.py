@@ -1,0 +1,272 @@
+"""Runs jobs for the window: settings + document -> request -> engine -> progress -> results.
+
+The one place that knows what a job means for the GUI: where its previews are drawn, which
+variation is on the canvas, what Apply and "Vary details" do. Widgets stay thin; they only
+emit what the user asked for and show what they are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtWidgets import QWidget
+
+from app.engine_bridge import EngineBridge
+from app.imaging import to_pixmap
+from app.prompts import Prompts
+from app.requests import (
+    JobSettings,
+    build_generate,
+    build_inpaint,
+    build_outpaint,
+    build_vary,
+)
+from app.settings import AppSettings
+from app.state.document import Document
+from app.widgets.canvas import Canvas
+from app.widgets.canvas_items import fit_rect
+from app.widgets.generate_panel import GeneratePanel
+from app.widgets.scale_progress import ScaleProgressStrip
+from app.widgets.variations import VariationsPanel
+
+THUMB_SIDE = 192
+
+
+@dataclass
+class _Job:
+    """What a running (or finished) job was started from."""
+
+    mode: str
+    settings: JobSettings
+    image: np.ndarray | None
+    mask: np.ndarray | None
+    offset: QPointF  # where results sit in image coordinates (out-painting grows up/left)
+    target: QRectF  # where previews are drawn
+    num_scales: int = 0
+
+
+class JobController(QObject):
+    status_message = Signal(str)
+
+    def __init__(
+        self,
+        window: QWidget,
+        bridge: EngineBridge,
+        document: Document,
+        panel: GeneratePanel,
+        strip: ScaleProgressStrip,
+        variations: VariationsPanel,
+        canvas: Canvas,
+        prompts: Prompts,
+        settings: AppSettings,
+    ):
+        super().__init__(window)
+        self._window, self._bridge, self._doc = window, bridge, document
+        self._panel, self._strip, self._variations = panel, strip, variations
+        self._canvas, self._prompts, self._settings = canvas, prompts, settings
+        self._job: _Job | None = None
+        self._results: list = []
+        self._result_job: _Job | None = None
+
+        panel.generate_requested.connect(self.generate)
+        panel.mode_changed.connect(lambda _m: self.update_blocker())
+        strip.cancel_requested.connect(self.cancel)
+        variations.selected.connect(self.show_variation)
+        variations.apply_requested.connect(self.apply)
+        variations.discard_requested.connect(self.discard)
+        variations.vary_requested.connect(self.vary)
+        variations.split_changed.connect(canvas.set_compare_split)
+        bridge.busy_changed.connect(panel.set_busy)
+        bridge.model_loading.connect(self._on_model_loading)
+        bridge.scale_progress.connect(self._on_progress)
+        bridge.job_finished.connect(self._on_finished)
+        bridge.job_failed.connect(self._on_failed)
+        bridge.job_cancelled.connect(self._on_cancelled)
+        document.changed.connect(self.update_blocker)
+        panel.set_history(settings.instruction_history())
+        self.update_blocker()
+
+    @property
+    def busy(self) -> bool:
+        return self._bridge.busy
+
+    @property
+    def results(self) -> list:
+        return list(self._results)
+
+    # -- starting jobs ------------------------------------------------------------------------
+
+    def blocker(self) -> str | None:
+        """Why the current mode cannot run on this document, in words the user can act on."""
+        mode = self._panel.mode()
+        if mode in ("inpaint", "outpaint", "edit", "upscale") and not self._doc.has_image:
+            return "Open an image first: File ▸ Open, or drop one onto the window."
+        if mode == "inpaint" and (self._doc.mask is None or not self._doc.mask.any()):
+            return "Paint over the part to regenerate (B brush, R rectangle, L lasso)."
+        return None
+
+    def update_blocker(self) -> None:
+        self._panel.set_blocker(None if self.busy else self.blocker())
+
+    def generate(self) -> None:
+        if self.busy:
+            return
+        reason = self._panel.mode_reason(self._panel.mode()) or self.blocker()
+        if reason:
+            self.status_message.emit(reason)
+            return
+        settings = self._panel.settings()
+        if settings.instruction:
+            self._panel.set_history(self._settings.add_instruction(settings.instruction))
+        doc = self._doc
+        width, height = doc.size
+        if settings.mode == "inpaint":
+            request = build_inpaint(settings, doc.image, doc.mask)
+            job = _Job("inpaint", settings, doc.image, doc.mask.copy(), QPointF(), self._rect())
+        elif settings.mode == "outpaint":
+            sides = self._prompts.outpaint_sides(self._window, width, height)
+            if sides is None:
+                return
+            request = build_outpaint(
+                settings, doc.image, sides.left, sides.right, sides.top, sides.bottom
+            )
+            offset = QPointF(-sides.left, -sides.top)
+            grown = QRectF(
+                offset.x(), offset.y(), width + sides.left + sides.right,
+                height + sides.top + sides.bottom,
+            )  # fmt: skip
+            job = _Job("outpaint", settings, doc.image, None, offset, grown)
+        elif settings.mode == "generate":
+            request = build_generate(settings)
+            job = _Job("generate", settings, None, None, QPointF(), self._rect(square=True))
+        else:
+            self.status_message.emit(self._panel.mode_reason(settings.mode) or "Not available.")
+            return
+        self._submit(request, job, f"{self._panel.generate_button.text().rstrip('…')}…")
+
+    def vary(self, index: int, keep_scales: int) -> None:
+        """Resample the fine scales of variation ``index``, keeping its first ``keep_scales``."""
+        job, results = self._result_job, self._results
+        if self.busy or job is None or not 0 <= index < len(results):
+            return
+        variation = results[index]
+        if not variation.tokens:
+            self.status_message.emit("This result cannot be varied: it has no scale tokens.")
+            return
+        settings = self._panel.settings()
+        if job.mode == "inpaint":
+            image, mask = job.image, job.mask
+        else:  # a generated picture: vary all of it
+            image = variation.image
+            mask = np.ones(image.shape[:2], bool)
+        request = build_vary(settings, image, mask, variation, keep_scales)
+        new_job = _Job(job.mode, settings, image, mask, job.offset, job.target)
+        self._submit(request, new_job, f"Varying details of #{index + 1}…")
+
+    def _submit(self, request, job: _Job, title: str) -> None:
+        self.discard()
+        self._job = job
+        self._strip.start(title)
+        self._bridge.submit(request)
+        self._panel.set_blocker(None)
+        self.status_message.emit(title)
+
+    def cancel(self) -> None:
+        if self.busy:
+            self._bridge.cancel()
+            self._strip.cancelling()
+            self.status_message.emit("Cancelling…")
+
+    def _rect(self, square: bool = False) -> QRectF:
+        width, height = self._doc.size
+        if not width:
+            return QRectF(0, 0, 256, 256)
+        rect = QRectF(0, 0, width, height)
+        return fit_rect((1, 1), rect) if square else rect
+
+    # -- engine events --------------------------------------------------------------------------
+
+    def _on_model_loading(self, event) -> None:
+        self._strip.model_loading(event.name, event.bytes_done, event.bytes_total)
+
+    def _on_progress(self, event) -> None:
+        pixmap = None if event.preview is None else to_pixmap(event.preview)
+        self._strip.progress(
+            event.sample_index, event.num_samples, event.scale_index, event.num_scales, pixmap
+        )
+        if self._job is not None:
+            self._job.num_scales = event.num_scales
+            if pixmap is not None:
+                target = self._job.target
+                if self._job.mode == "generate":
+                    target = fit_rect((pixmap.width(), pixmap.height()), target)
+                self._canvas.set_preview(pixmap, target)
+
+    def _on_finished(self, event) -> None:
+        job, self._job = self._job, None
+        self._canvas.clear_preview()
+        result = event.result
+        self._results = list(result.variations)
+        self._result_job = job
+        count = len(self._results)
+        thumbs = [to_pixmap(_thumbnail(v.image)) for v in self._results]
+        num_scales = job.num_scales if job else 0
+        can_vary = job is not None and job.mode in ("inpaint", "generate")
+        self._variations.set_variations(
+            thumbs, [v.seed for v in self._results], num_scales, can_vary
+        )
+        notes = " ".join(result.notes)
+        message = f"{count} variation{'s' if count != 1 else ''} ready — pick one, then Apply."
+        self._strip.finish(message, result.elapsed_s)
+        self.status_message.emit(f"{message} {notes}".strip())
+        self.update_blocker()
+
+    def _on_failed(self, message: str, detail: str) -> None:
+        self._job = None
+        self._canvas.clear_preview()
+        self._strip.stop("Failed — the image is unchanged.")
+        self.status_message.emit(message)
+        self._prompts.error(self._window, message, detail)
+        self.update_blocker()
+
+    def _on_cancelled(self, _job_id: str) -> None:
+        self._job = None
+        self._canvas.clear_preview()
+        self._strip.stop("Cancelled — the image is unchanged.")
+        self.status_message.emit("Cancelled.")
+        self.update_blocker()
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def show_variation(self, index: int) -> None:
+        if not 0 <= index < len(self._results) or self._result_job is None:
+            return
+        image = self._results[index].image
+        self._canvas.set_candidate(to_pixmap(image), self._result_job.offset)
+
+    def apply(self, index: int) -> None:
+        if not 0 <= index < len(self._results) or self._result_job is None:
+            return
+        variation = self._results[index]
+        self._doc.apply_image(variation.image, f"Apply variation {index + 1}")
+        self.discard()
+        self.status_message.emit(f"Applied variation {index + 1} (Ctrl+Z to undo).")
+
+    def discard(self) -> None:
+        self._results = []
+        self._result_job = None
+        self._variations.clear()
+        self._canvas.set_candidate(None)
+
+    def reset(self) -> None:
+        """A new document: cancel what runs for the old one and forget its results."""
+        self.cancel()
+        self.discard()
+        self._canvas.clear_preview()
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    step = max(1, int(np.ceil(max(image.shape[:2]) / THUMB_SIDE)))
+    return np.ascontiguousarray(image[::step, ::step])

@@ -1,0 +1,122 @@
+"""Every question the app asks the user, behind one replaceable object.
+
+Widgets never call ``QMessageBox.exec()`` or ``QFileDialog`` directly: they ask ``Prompts``.
+Tests pass a scripted subclass, so no modal dialog is ever left waiting for a click. Errors are
+shown non-modally (``open()``), with the technical detail behind "Show Details...".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from app.engine_access import IMAGE_SUFFIXES
+
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    path: str
+    quality: int
+
+
+@dataclass(frozen=True)
+class Sides:
+    left: int
+    right: int
+    top: int
+    bottom: int
+
+
+class Prompts:
+    """Real dialogs. Override any method to script answers."""
+
+    def __init__(self) -> None:
+        self.open_boxes: list[QMessageBox] = []  # keeps non-modal boxes alive
+
+    def unsaved_changes(self, parent: QWidget, name: str) -> str:
+        """'save', 'discard' or 'cancel'."""
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Unsaved changes")
+        box.setText(f"Save the changes to {name} before closing?")
+        box.setInformativeText("Your edits are lost if you don't save them.")
+        buttons = QMessageBox.StandardButton
+        box.setStandardButtons(buttons.Save | buttons.Discard | buttons.Cancel)
+        box.setDefaultButton(buttons.Save)
+        answer = box.exec()
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(buttons(answer), "cancel")
+
+    def restore_autosave(self, parent: QWidget | None, description: str) -> bool:
+        answer = QMessageBox.question(
+            parent,
+            "Restore unsaved work?",
+            f"Finescale did not close properly last time.\n\nRestore {description}?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def overwrite_original(self, parent: QWidget, path: Path) -> bool:
+        answer = QMessageBox.question(
+            parent,
+            "Replace the original?",
+            f"{path.name} is the original file you opened.\n"
+            "Replace it with the edited image? This cannot be undone.",
+            defaultButton=QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def open_path(self, parent: QWidget, folder: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(parent, "Open image", folder, IMAGE_FILTER)
+        return path or None
+
+    def save_path(self, parent: QWidget, suggested: str, title: str = "Save image") -> str | None:
+        filters = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
+        path, _ = QFileDialog.getSaveFileName(parent, title, suggested, filters)
+        return path or None
+
+    def mask_open_path(self, parent: QWidget, folder: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(parent, "Load mask", folder, IMAGE_FILTER)
+        return path or None
+
+    def import_folder(self, parent: QWidget, folder: str) -> str | None:
+        """The folder holding checkpoints to import (a VQVAE + VAR pair, or a hub cache)."""
+        path = QFileDialog.getExistingDirectory(parent, "Import models from folder", folder)
+        return path or None
+
+    def export(self, parent: QWidget, suggested: str) -> ExportChoice | None:
+        from app.dialogs.export_dialog import ExportDialog
+
+        dialog = ExportDialog(parent, suggested)
+        return dialog.choice() if dialog.exec() else None
+
+    def outpaint_sides(self, parent: QWidget, width: int, height: int) -> Sides | None:
+        from app.dialogs.outpaint_dialog import OutpaintDialog
+
+        dialog = OutpaintDialog(parent, width, height)
+        return dialog.sides() if dialog.exec() else None
+
+    def error(self, parent: QWidget | None, message: str, detail: str = "") -> None:
+        """Plain sentence in the box, traceback behind 'Show Details...'; never blocks."""
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Finescale")
+        box.setText(message)
+        if detail:
+            box.setDetailedText(detail)
+        self._show(box)
+
+    def info(self, parent: QWidget | None, title: str, message: str) -> None:
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setWindowTitle(title)
+        box.setText(message)
+        self._show(box)
+
+    def _show(self, box: QMessageBox) -> None:
+        self.open_boxes = [b for b in self.open_boxes if b.isVisible()]
+        self.open_boxes.append(box)
+        box.finished.connect(box.deleteLater)
+        box.open()

@@ -1,0 +1,122 @@
+"""GUI settings -> engine requests: frozen snapshots built on the GUI thread.
+
+Pure functions (no Qt). The image and mask are copied here, so later edits by the user can never
+reach a job that is already running.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.api import (
+    UNCONDITIONAL_CLASS,
+    GenerateRequest,
+    InpaintRequest,
+    ModelChoice,
+    OutpaintRequest,
+    Sampling,
+    Variation,
+)
+
+# mode key -> label shown in the mode picker
+MODES: dict[str, str] = {
+    "inpaint": "In-paint",
+    "outpaint": "Out-paint",
+    "edit": "Edit by instruction",
+    "upscale": "Upscale",
+    "generate": "Generate",
+}
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Everything the generate panel contributes to a request."""
+
+    mode: str
+    model: ModelChoice | None
+    class_label: int = UNCONDITIONAL_CLASS
+    instruction: str = ""
+    seed: int = 0
+    samples: int = 1
+    cfg: float = 3.0
+    top_k: int = 900
+    top_p: float = 0.95
+    grow_px: int = 4
+    feather_px: int = 8
+
+    @property
+    def sampling(self) -> Sampling:
+        return Sampling(cfg=self.cfg, top_k=self.top_k, top_p=self.top_p, seed=self.seed)
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image).copy()
+
+
+def build_inpaint(settings: JobSettings, image: np.ndarray, mask: np.ndarray) -> InpaintRequest:
+    return InpaintRequest(
+        model=_model(settings),
+        image=_rgb(image),
+        mask=np.asarray(mask, bool).copy(),
+        class_label=settings.class_label,
+        samples=settings.samples,
+        sampling=settings.sampling,
+        grow_px=settings.grow_px,
+        feather_px=settings.feather_px,
+    )
+
+
+def build_outpaint(
+    settings: JobSettings, image: np.ndarray, left: int, right: int, top: int, bottom: int
+) -> OutpaintRequest:
+    return OutpaintRequest(
+        model=_model(settings),
+        image=_rgb(image),
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        class_label=settings.class_label,
+        samples=settings.samples,
+        sampling=settings.sampling,
+        feather_px=settings.feather_px,
+    )
+
+
+def build_generate(settings: JobSettings) -> GenerateRequest:
+    return GenerateRequest(
+        model=_model(settings),
+        class_label=settings.class_label,
+        samples=settings.samples,
+        sampling=settings.sampling,
+    )
+
+
+def build_vary(
+    settings: JobSettings,
+    image: np.ndarray,
+    mask: np.ndarray,
+    variation: Variation,
+    keep_scales: int,
+) -> InpaintRequest:
+    """ "Vary details from here": keep the coarse scales of ``variation``, resample the rest."""
+    return InpaintRequest(
+        model=_model(settings),
+        image=_rgb(image),
+        mask=np.asarray(mask, bool).copy(),
+        class_label=settings.class_label,
+        samples=settings.samples,
+        sampling=settings.sampling,
+        grow_px=settings.grow_px,
+        feather_px=settings.feather_px,
+        keep_scales=keep_scales,
+        base_tokens=tuple(np.asarray(t).copy() for t in variation.tokens),
+    )
+
+
+def _model(settings: JobSettings) -> ModelChoice:
+    if settings.model is None:
+        raise ValueError("no model selected")
+    return settings.model

@@ -1,0 +1,1 @@
+"""Observable GUI state: the document with its undo stack, tool settings."""

@@ -1,0 +1,1 @@
+"""Qt widgets, one per file; they read and write app.state objects, never each other."""

@@ -1,0 +1,411 @@
+"""The image canvas: zoom, pan, checkerboard, mask overlay, live preview and compare.
+
+A ``QGraphicsView`` whose scene unit is one image pixel. Zoom is the view transform only, so
+"100%" means one image pixel per *device* pixel (scale = 1 / devicePixelRatio) and high-DPI
+screens stay sharp. Mouse gestures in image coordinates go to ``MaskToolController``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsEllipseItem,
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
+
+from app import engine_access
+from app.imaging import to_pixmap
+from app.state.document import Document
+from app.state.tool_settings import ToolSettings
+from app.widgets.canvas_items import CandidateItem, MaskOverlayItem, PreviewItem
+from app.widgets.mask_tools import MaskToolController
+
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+ZOOM_STEP = 1.25
+BACKGROUND = QColor(38, 40, 44)
+
+
+def _checker_brush() -> QBrush:
+    pixmap = QPixmap(16, 16)
+    pixmap.fill(QColor(204, 204, 204))
+    painter = QPainter(pixmap)
+    painter.fillRect(0, 0, 8, 8, QColor(153, 153, 153))
+    painter.fillRect(8, 8, 8, 8, QColor(153, 153, 153))
+    painter.end()
+    return QBrush(pixmap)
+
+
+class Canvas(QGraphicsView):
+    zoom_changed = Signal(float)  # percent: image pixels to screen pixels
+    pointer_moved = Signal(int, int)  # image pixel under the pointer
+
+    def __init__(self, document: Document, tools: ToolSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._doc = document
+        self._tools = tools
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self._image_item = QGraphicsPixmapItem()
+        self._candidate = CandidateItem()
+        self._mask_item = MaskOverlayItem()
+        self._preview = PreviewItem()
+        self._shape = QGraphicsPathItem()
+        self._cursor = QGraphicsEllipseItem()
+        for z, item in enumerate(
+            (self._image_item, self._candidate, self._mask_item, self._preview, self._shape)
+        ):
+            item.setZValue(z)
+            self._scene.addItem(item)
+        self._cursor.setZValue(10)
+        self._scene.addItem(self._cursor)
+        self._candidate.hide()
+        self._preview.hide()
+        self._cursor.hide()
+        self._shape.setPen(_cosmetic_pen(QColor(255, 255, 255), dashed=True))
+        self._cursor.setPen(_cosmetic_pen(QColor(255, 255, 255)))
+        self._checker = _checker_brush()
+        self._controller = MaskToolController(document, tools, self._show_shape)
+        self._pan_from: QPointF | None = None
+        self._space = False
+        self._show_original = False
+        self._fitted_size: tuple[int, int] | None = None
+        self._grow_timer = QTimer(self, singleShot=True, interval=120)
+        self._grow_timer.timeout.connect(self._refresh_grow_preview)
+
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # space-drag pans
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setBackgroundBrush(BACKGROUND)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(False)  # files dropped here go to the main window
+        self.viewport().setAcceptDrops(False)
+        self._mask_item.set_color(tools.color)
+        self._mask_item.setOpacity(tools.opacity)
+
+        document.image_replaced.connect(self._on_image_replaced)
+        document.mask_changed.connect(self._on_mask_changed)
+        tools.changed.connect(self._on_tools_changed)
+        tools.mask_params_changed.connect(self._grow_timer.start)
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    @property
+    def zoom_percent(self) -> float:
+        return self.zoom * self.devicePixelRatioF() * 100.0
+
+    def set_zoom(self, scale: float) -> None:
+        scale = min(MAX_ZOOM, max(MIN_ZOOM, scale))
+        self.resetTransform()
+        self.scale(scale, scale)
+        self._update_sampling()
+        self.zoom_changed.emit(self.zoom_percent)
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self.zoom * ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self.zoom / ZOOM_STEP)
+
+    def actual_size(self) -> None:
+        """100%: one image pixel per device pixel."""
+        self.set_zoom(1.0 / self.devicePixelRatioF())
+        self.centerOn(self._content_rect().center())
+
+    def fit(self) -> None:
+        rect = self._content_rect()
+        if rect.isEmpty():
+            return
+        view = self.viewport().rect().adjusted(16, 16, -16, -16)
+        scale = min(view.width() / rect.width(), view.height() / rect.height())
+        self.set_zoom(min(scale, 8.0))
+        self.centerOn(rect.center())
+
+    def map_to_image(self, pos: QPointF) -> QPointF:
+        """Viewport position (float, logical pixels) -> image coordinates."""
+        inverse, _ = self.viewportTransform().inverted()
+        return inverse.map(pos)
+
+    def set_candidate(self, pixmap: QPixmap | None, offset: QPointF | None = None) -> None:
+        """Show a variation over the image (``offset`` places out-painted results)."""
+        if pixmap is None:
+            self._candidate.setPixmap(QPixmap())
+            self._candidate.hide()
+        else:
+            self._candidate.setPixmap(pixmap)
+            self._candidate.setPos(offset or QPointF(0, 0))
+            self._candidate.setVisible(not self._show_original)
+        self._mask_item.setVisible(pixmap is None and not self._show_original)  # tint hides results
+        self._update_scene_rect()
+        self.viewport().update()
+
+    @property
+    def has_candidate(self) -> bool:
+        return not self._candidate.pixmap().isNull()
+
+    def set_compare_split(self, fraction: float) -> None:
+        self._candidate.set_split(fraction)
+
+    def set_show_original(self, show: bool) -> None:
+        """Hold ``\\``: hide the candidate and the preview to see the original."""
+        self._show_original = show
+        self._candidate.setVisible(self.has_candidate and not show)
+        self._mask_item.setVisible(not show and not self.has_candidate)
+
+    def set_preview(self, pixmap: QPixmap, target: QRectF) -> None:
+        self._preview.show_preview(pixmap, target)
+
+    def clear_preview(self) -> None:
+        self._preview.clear()
+
+    @property
+    def preview_visible(self) -> bool:
+        return self._preview.isVisible() and not self._preview.pixmap().isNull()
+
+    # -- document and settings ----------------------------------------------------------------
+
+    def _on_image_replaced(self) -> None:
+        image = self._doc.image
+        if image is None:
+            self._image_item.setPixmap(QPixmap())
+        else:
+            self._image_item.setPixmap(to_pixmap(image))
+        self._update_scene_rect()
+        size = self._doc.size
+        if size != self._fitted_size:
+            self._fitted_size = size
+            QTimer.singleShot(0, self.fit)  # after the layout has sized the viewport
+
+    def _on_mask_changed(self, box) -> None:
+        mask = self._doc.mask
+        if mask is None:
+            self._mask_item.reset(None)
+            return
+        if self._tools.show_grow:
+            self._grow_timer.start()
+        if box is None:
+            self._mask_item.reset(mask)
+        else:
+            self._mask_item.update_box(mask, box)
+
+    def _on_tools_changed(self) -> None:
+        self._mask_item.setOpacity(self._tools.opacity)
+        self._update_cursor(None)
+
+    def _refresh_grow_preview(self) -> None:
+        mask = self._doc.mask
+        if mask is None:
+            return
+        if self._tools.show_grow and mask.any():
+            alpha = engine_access.grow_feather_preview(
+                mask, self._tools.grow_px, self._tools.feather_px
+            )
+            self._mask_item.show_alpha(alpha)
+        else:
+            self._mask_item.reset(mask)
+
+    def grow_preview_alpha(self) -> np.ndarray | None:
+        """What the grow/feather preview currently shows (for tests)."""
+        if self._doc.mask is None:
+            return None
+        return engine_access.grow_feather_preview(
+            self._doc.mask, self._tools.grow_px, self._tools.feather_px
+        )
+
+    # -- geometry -------------------------------------------------------------------------------
+
+    def _content_rect(self) -> QRectF:
+        rect = QRectF(0, 0, *self._doc.size)
+        if self.has_candidate:
+            rect = rect.united(self._candidate.sceneBoundingRect())
+        return rect
+
+    def _update_scene_rect(self) -> None:
+        rect = self._content_rect()
+        margin = max(rect.width(), rect.height(), 256) * 0.5
+        self.setSceneRect(rect.adjusted(-margin, -margin, margin, margin))
+
+    def _update_sampling(self) -> None:
+        """Smooth up to 200%, crisp pixels beyond (zoomed far in, an editor must show pixels)."""
+        smooth = self.zoom * self.devicePixelRatioF() < 2.0
+        mode = Qt.TransformationMode
+        for item in (self._image_item, self._candidate):
+            item.setTransformationMode(
+                mode.SmoothTransformation if smooth else mode.FastTransformation
+            )
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        painter.fillRect(rect, BACKGROUND)
+        content = self._content_rect()
+        if content.isEmpty():
+            return
+        area = self.viewportTransform().mapRect(content)  # float: no 1 px seam at the edges
+        painter.save()
+        painter.resetTransform()  # screen-sized squares, whatever the zoom
+        painter.fillRect(area, self._checker)
+        painter.restore()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        """An empty canvas says how to start instead of staying blank."""
+        if self._doc.has_image or self.has_candidate:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QColor(150, 153, 160))
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        painter.setFont(font)
+        painter.drawText(
+            self.viewport().rect(),
+            Qt.AlignmentFlag.AlignCenter,
+            "Open an image (Ctrl+O) or drop one here",
+        )
+        painter.restore()
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        delta = event.angleDelta().y()
+        if delta == 0:
+            return
+        self.set_zoom(self.zoom * ZOOM_STEP ** (delta / 120))
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        panning = event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self._space
+        )
+        if panning:
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton:
+            point = self.map_to_image(event.position())
+            if self._controller.press(point, event.modifiers()):
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        point = self.map_to_image(event.position())
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+            h.setValue(h.value() - round(delta.x()))
+            v.setValue(v.value() - round(delta.y()))
+            event.accept()
+            return
+        self._controller.move(point)
+        self._update_cursor(point)
+        self.pointer_moved.emit(int(np.floor(point.x())), int(np.floor(point.y())))
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None and event.button() in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
+            self._pan_from = None
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor
+            )
+            event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self._controller.active:
+            self._controller.release(self.map_to_image(event.position()))
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.isAutoRepeat():
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Space:
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        elif event.key() == Qt.Key.Key_Backslash:
+            self.set_show_original(True)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.isAutoRepeat():
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Space:
+            self._space = False
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        elif event.key() == Qt.Key.Key_Backslash:
+            self.set_show_original(False)
+        else:
+            super().keyReleaseEvent(event)
+            return
+        event.accept()
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802
+        self._space = False
+        if self._controller.active:
+            self._controller.abort()
+        super().focusOutEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        self._cursor.hide()
+        super().leaveEvent(event)
+
+    def enterEvent(self, event) -> None:  # noqa: N802
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        super().enterEvent(event)
+
+    def _update_cursor(self, point: QPointF | None) -> None:
+        """The brush outline follows the pointer so the user sees the real brush size."""
+        if point is not None:
+            self._cursor.setData(0, point)
+        point = self._cursor.data(0)
+        brushy = self._tools.tool in ("brush", "eraser") and self._doc.has_image
+        if point is None or not brushy:
+            self._cursor.hide()
+            return
+        r = self._tools.size / 2
+        self._cursor.setRect(QRectF(point.x() - r, point.y() - r, 2 * r, 2 * r))
+        self._cursor.show()
+
+    def _show_shape(self, path: QPainterPath | None) -> None:
+        self._shape.setPath(path or QPainterPath())
+
+
+def _cosmetic_pen(color: QColor, dashed: bool = False) -> QPen:
+    pen = QPen(color)
+    pen.setCosmetic(True)
+    pen.setWidthF(1.5)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    return pen

@@ -1,0 +1,324 @@
+"""The generate panel: model, mode, instruction, class, sampling settings, Generate.
+
+A view over ``JobSettings``: ``settings()`` snapshots what is shown; the job controller decides
+what to do with it. Modes the installed models cannot run stay visible but disabled, with a
+tooltip that says why and what to do about it.
+"""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.classes import parse_class
+from app.engine_access import ModelEntry
+from app.requests import MODES, JobSettings
+from app.state.tool_settings import ToolSettings
+from app.widgets.prompt_inputs import ClassPicker, InstructionEdit
+
+MAX_SEED = 2**31 - 1
+EDIT_REASON = "Instruction editing needs VAREdit — open Models to install it."
+UPSCALE_REASON = "Upscaling is not available yet."
+NO_MODEL_REASON = "Needs a model — open Models to import or download one."
+BUTTON_TEXT = {
+    "inpaint": "Fill mask",
+    "outpaint": "Extend canvas…",
+    "edit": "Edit",
+    "upscale": "Upscale",
+    "generate": "Generate",
+}
+
+
+class GeneratePanel(QWidget):
+    generate_requested = Signal()
+    models_requested = Signal()
+    import_requested = Signal()
+    download_requested = Signal()
+    mode_changed = Signal(str)
+
+    def __init__(self, tools: ToolSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._tools = tools
+        self._models: list[ModelEntry] = []
+        self._busy = False
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+
+        self.model_stack = QStackedWidget(self)
+        self.model_combo = QComboBox(self)
+        self.model_combo.setToolTip("The model that runs the job")
+        manage = QPushButton("Models…", self)
+        manage.clicked.connect(self.models_requested.emit)
+        picker = QWidget(self)
+        row = QHBoxLayout(picker)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.model_combo, 1)
+        row.addWidget(manage)
+        self.model_stack.addWidget(picker)
+        self.model_stack.addWidget(self._no_model_page())
+        layout.addWidget(self.model_stack)
+
+        form = QFormLayout()
+        self.mode_combo = QComboBox(self)
+        mode_model = QStandardItemModel(self.mode_combo)
+        self.mode_combo.setModel(mode_model)
+        for key, label in MODES.items():
+            self.mode_combo.addItem(label, key)
+        form.addRow("Mode", self.mode_combo)
+        self.instruction = InstructionEdit(self)
+        form.addRow("Prompt", self.instruction)
+        self.class_picker = ClassPicker(self)
+        form.addRow("Class", self.class_picker)
+        layout.addLayout(form)
+        layout.addWidget(self._sampling_box())
+
+        self.generate_button = QPushButton("Fill mask", self)
+        self.generate_button.setDefault(True)
+        self.generate_button.setMinimumHeight(34)
+        self.generate_button.setStyleSheet("QPushButton { font-weight: bold; }")
+        self.generate_button.clicked.connect(self.generate_requested.emit)
+        layout.addWidget(self.generate_button)
+        self.blocker = QLabel(self)
+        self.blocker.setWordWrap(True)
+        self.blocker.setStyleSheet("color: palette(mid);")
+        layout.addWidget(self.blocker)
+        layout.addStretch(1)
+
+        self.instruction.submitted.connect(self._on_submitted)
+        self.instruction.textChanged.connect(self._on_instruction_edited)
+        self.mode_combo.currentIndexChanged.connect(self._on_mode_changed)
+        self.model_combo.currentIndexChanged.connect(lambda _i: self._update_modes())
+        self.grow.valueChanged.connect(self._push_grow_feather)
+        self.feather.valueChanged.connect(self._push_grow_feather)
+        self.set_models([])
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _no_model_page(self) -> QWidget:
+        page = QFrame(self)
+        page.setFrameShape(QFrame.Shape.StyledPanel)
+        box = QVBoxLayout(page)
+        title = QLabel("<b>No model installed</b>", page)
+        text = QLabel(
+            "Finescale needs a model to fill, extend or generate. Import checkpoint files "
+            "you already have, or download one once and work offline after that.",
+            page,
+        )
+        text.setWordWrap(True)
+        buttons = QHBoxLayout()
+        self.import_button = QPushButton("Import…", page)
+        self.download_button = QPushButton("Download…", page)
+        self.import_button.clicked.connect(self.import_requested.emit)
+        self.download_button.clicked.connect(self.download_requested.emit)
+        buttons.addWidget(self.import_button)
+        buttons.addWidget(self.download_button)
+        box.addWidget(title)
+        box.addWidget(text)
+        box.addLayout(buttons)
+        return page
+
+    def _sampling_box(self) -> QGroupBox:
+        group = QGroupBox("Sampling", self)
+        form = QFormLayout(group)
+        self.seed = QSpinBox(group)
+        self.seed.setRange(0, MAX_SEED)
+        self.seed.setValue(random.randint(0, 99_999))
+        self.seed_lock = QCheckBox("Lock", group)
+        self.seed_lock.setToolTip("Locked: reuse this seed. Unlocked: a new seed for every run.")
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.seed_lock)
+        form.addRow("Seed", seed_row)
+        self.samples = _spin(group, 1, 4, 2, "How many variations to make")
+        form.addRow("Variations", self.samples)
+        self.cfg = _double(group, 0.0, 20.0, 0.5, 3.0, "Guidance: higher follows the class harder")
+        form.addRow("CFG", self.cfg)
+        self.top_k = _spin(group, 0, 16384, 900, "Sample among the k likeliest tokens (0 = all)")
+        form.addRow("Top-k", self.top_k)
+        self.top_p = _double(group, 0.0, 1.0, 0.01, 0.95, "Nucleus sampling (0 = off)")
+        form.addRow("Top-p", self.top_p)
+        self.grow = _spin(group, 0, 256, self._tools.grow_px, "Grow the mask before generating")
+        self.grow.setSuffix(" px")
+        form.addRow("Grow", self.grow)
+        self.feather = _spin(group, 0, 256, self._tools.feather_px, "Soft blend at the mask edge")
+        self.feather.setSuffix(" px")
+        form.addRow("Feather", self.feather)
+        return group
+
+    # -- models and modes -----------------------------------------------------------------------
+
+    def set_models(self, entries: list[ModelEntry]) -> None:
+        previous = self.current_model()
+        self._models = list(entries)
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for entry in self._models:
+            label = f"{entry.label} (demo quality)" if entry.demo else entry.label
+            self.model_combo.addItem(label)
+        if previous in self._models:
+            self.model_combo.setCurrentIndex(self._models.index(previous))
+        self.model_combo.blockSignals(False)
+        self._show_model_page(0 if self._models else 1)
+        self._update_modes()
+
+    def _show_model_page(self, index: int) -> None:
+        """Only the visible page counts for the height, so the picker row stays compact."""
+        policy = QSizePolicy.Policy
+        for page in range(self.model_stack.count()):
+            vertical = policy.Preferred if page == index else policy.Ignored
+            self.model_stack.widget(page).setSizePolicy(policy.Preferred, vertical)
+        self.model_stack.setCurrentIndex(index)
+        self.model_stack.adjustSize()
+
+    def current_model(self) -> ModelEntry | None:
+        index = self.model_combo.currentIndex()
+        return self._models[index] if 0 <= index < len(self._models) else None
+
+    @property
+    def models(self) -> list[ModelEntry]:
+        return list(self._models)
+
+    @property
+    def has_model(self) -> bool:
+        return bool(self._models)
+
+    def mode(self) -> str:
+        return str(self.mode_combo.currentData())
+
+    def set_mode(self, mode: str) -> None:
+        index = self.mode_combo.findData(mode)
+        if index >= 0 and self.mode_reason(mode) is None:
+            self.mode_combo.setCurrentIndex(index)
+
+    def mode_reason(self, mode: str) -> str | None:
+        """Why ``mode`` cannot run now, or None when it can."""
+        entry = self.current_model()
+        if mode == "upscale":
+            return UPSCALE_REASON
+        if mode == "edit":
+            return EDIT_REASON
+        if entry is None:
+            return NO_MODEL_REASON
+        if mode not in entry.tasks:
+            return f"{entry.label} cannot {MODES[mode].lower()}; pick another model."
+        return None
+
+    def _update_modes(self) -> None:
+        model: QStandardItemModel = self.mode_combo.model()
+        for row, key in enumerate(MODES):
+            item = model.item(row)
+            reason = self.mode_reason(key)
+            item.setEnabled(reason in (None, NO_MODEL_REASON))
+            item.setToolTip(reason or "")
+        if self.mode_reason(self.mode()) is not None and self._models:
+            for key in MODES:
+                if self.mode_reason(key) is None:
+                    self.set_mode(key)
+                    break
+        self._refresh()
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self._refresh()
+
+    def set_blocker(self, reason: str | None) -> None:
+        """A reason Generate cannot run (shown under the button), e.g. 'Paint a mask first'."""
+        self.blocker.setText(reason or "")
+        self.blocker.setVisible(bool(reason))
+
+    def set_history(self, items: list[str]) -> None:
+        self.instruction.set_history(items)
+
+    def settings(self) -> JobSettings:
+        """Snapshot for one job; an unlocked seed is re-rolled first so every run differs."""
+        if not self.seed_lock.isChecked():
+            self.seed.setValue(random.randint(0, MAX_SEED))
+        entry = self.current_model()
+        return JobSettings(
+            mode=self.mode(),
+            model=entry.choice if entry else None,
+            class_label=self.class_picker.class_label(),
+            instruction=self.instruction.text().strip(),
+            seed=self.seed.value(),
+            samples=self.samples.value(),
+            cfg=self.cfg.value(),
+            top_k=self.top_k.value(),
+            top_p=self.top_p.value(),
+            grow_px=self.grow.value(),
+            feather_px=self.feather.value(),
+        )
+
+    def _refresh(self) -> None:
+        mode = self.mode()
+        reason = self.mode_reason(mode)
+        self.generate_button.setText(BUTTON_TEXT.get(mode, "Generate"))
+        self.generate_button.setEnabled(not self._busy and reason is None)
+        self.generate_button.setToolTip(reason or "Run (Enter in the prompt box)")
+        editing = mode == "edit"
+        self.instruction.setPlaceholderText(
+            "Describe the change, e.g. 'make it winter'"
+            if editing
+            else "What goes there, e.g. 'golden retriever' or 207"
+        )
+        self.class_picker.setEnabled(not editing)
+
+    def _on_mode_changed(self, _index: int) -> None:
+        self._refresh()
+        self.mode_changed.emit(self.mode())
+
+    def _on_instruction_edited(self, text: str) -> None:
+        """For VAR models a typed class name or number also picks the class."""
+        if self.mode() == "edit" or not text.strip():
+            return
+        label = parse_class(text)
+        if label is not None:
+            self.class_picker.set_class_label(label)
+
+    def _on_submitted(self) -> None:
+        if self.generate_button.isEnabled():
+            self.generate_requested.emit()
+
+    def _push_grow_feather(self) -> None:
+        self._tools.set_grow_feather(self.grow.value(), self.feather.value())
+
+
+def _spin(parent: QWidget, low: int, high: int, value: int, tip: str) -> QSpinBox:
+    spin = QSpinBox(parent)
+    spin.setRange(low, high)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+    return spin
+
+
+def _double(
+    parent: QWidget, low: float, high: float, step: float, value: float, tip: str
+) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox(parent)
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setDecimals(2)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+    return spin
