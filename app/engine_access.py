@@ -1,8 +1,8 @@
 """The GUI's only doorway to engine helpers that are not jobs: image files, masks, models.
 
-Pure Python (no Qt). Engine modules that may not exist yet (``engine.imageio``, ``engine.masks``,
-``engine.registry`` + ``engine.model_store``) are imported lazily; until they land a small
-fallback keeps the app usable, and switching over is a change in this file only.
+Pure Python (no Qt). Engine modules that may not exist yet (``engine.imageio``, ``engine.masks``)
+are imported lazily; until they land a small fallback keeps the app usable, and switching over is
+a change in this file only. The model manager (registry, store, downloads) is imported directly.
 """
 
 from __future__ import annotations
@@ -10,27 +10,43 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from engine import download, model_store, registry
 from engine.api import UNCONDITIONAL_CLASS, ModelChoice
-from engine.cancel import UserFacingError
+from engine.cancel import CancelToken, JobCancelled, UserFacingError
+from engine.download import DownloadProgress, format_bytes
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "RUN_DEVICE",
+    "RUN_DTYPE",
     "UNCONDITIONAL_CLASS",
+    "CancelToken",
+    "DownloadProgress",
+    "JobCancelled",
     "ModelChoice",
     "ModelEntry",
+    "ModelRow",
     "Picture",
     "UserFacingError",
+    "download_model",
+    "format_bytes",
     "grow_feather_preview",
+    "hub_offline",
     "import_models",
     "installed_models",
     "load_image",
     "load_mask",
+    "memory_device",
+    "model_folder",
+    "model_rows",
+    "remove_model",
     "save_image",
     "save_mask",
 ]
@@ -166,36 +182,137 @@ def _feather(mask: np.ndarray, px: int) -> np.ndarray:
 
 RUNNABLE_FAMILIES = ("var", "demo")  # what engine.pipelines can run today
 GUI_TASKS = frozenset({"inpaint", "outpaint", "generate"})
+RUN_DEVICE = "auto"  # jobs run on the best device present, in ModelChoice's default precision
+RUN_DTYPE = "fp32"
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """What the Models window shows for one registry model, read from disk only (no network)."""
+
+    id: str
+    title: str
+    family: str
+    status: str  # "installed" | "partial" | "not installed"
+    size_bytes: int
+    size_is_estimate: bool
+    disk_bytes: int
+    tasks: tuple[str, ...]
+    license: str
+    memory_gb: float | None
+    notes: str
+    download_blocker: str | None  # why Download cannot work for this model, if it cannot
+    removable: bool
 
 
 def installed_models() -> list[ModelEntry]:
     """Installed models the pipelines can run, in the registry's display order."""
-    try:
-        from engine.model_store import status
-        from engine.registry import all_models
-    except ImportError:
-        return []
     entries = []
     try:
-        for spec in all_models():
-            if spec.family not in RUNNABLE_FAMILIES or status(spec) != "installed":
+        for spec in registry.all_models():
+            if spec.family not in RUNNABLE_FAMILIES or model_store.status(spec) != "installed":
                 continue
             tasks = frozenset(spec.tasks) & GUI_TASKS
-            choice = ModelChoice(model_id=spec.id, device="auto")
+            choice = ModelChoice(model_id=spec.id, device=RUN_DEVICE, dtype=RUN_DTYPE)
             entries.append(ModelEntry(spec.title, choice, tasks, spec.family == "demo"))
     except Exception:  # a broken model index must not take the GUI down
         log.exception("listing models failed")
     return entries
 
 
-def import_models(path: str | Path) -> list[str]:
+def memory_device(device: str) -> str:
+    """The device kind a job would really use (``auto`` resolved), for the memory estimate."""
+    from engine.devices import resolve_device  # imports torch: only when the window opens
+
+    try:
+        return resolve_device(device).type
+    except UserFacingError:  # a saved device that is gone: jobs would fail, estimate for CPU
+        return "cpu"
+
+
+def model_rows(device: str = RUN_DEVICE, dtype: str = RUN_DTYPE) -> list[ModelRow]:
+    """Every registry model (released, then imported) with its local status and estimates."""
+    kind = memory_device(device)
+    return [
+        ModelRow(
+            id=spec.id,
+            title=spec.title,
+            family=spec.family,
+            status=model_store.status(spec),
+            size_bytes=spec.total_bytes,
+            size_is_estimate=spec.size_is_estimate,
+            disk_bytes=model_store.disk_usage(spec),
+            tasks=tuple(spec.tasks),
+            license=spec.license,
+            memory_gb=registry.memory_estimate_gb(spec, kind, dtype),
+            notes=spec.notes,
+            download_blocker=_download_blocker(spec),
+            removable=spec.family != "demo",
+        )
+        for spec in registry.all_models()
+    ]
+
+
+def _download_blocker(spec: registry.ModelSpec) -> str | None:
+    """Said before the user tries, rather than as an error after clicking Download."""
+    if spec.family == "demo":
+        return "The demo model ships with Finescale; there is nothing to download."
+    if spec.custom:
+        return "Imported from disk: there is nothing to download."
+    if not spec.published:
+        return "Not published on the hub: use Import… if you have the files."
+    return None
+
+
+def hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` is set: downloads would fail, so the GUI suggests Import instead."""
+    return model_store.hub_offline()
+
+
+def download_model(
+    model_id: str,
+    progress: Callable[[DownloadProgress], None] | None,
+    token: CancelToken,
+) -> None:
+    """Fetch a model's missing files into the hub cache (resumable; blocks: use a worker).
+
+    ``progress`` is called on the calling thread. Raises ``JobCancelled`` after
+    ``token.cancel()`` (the partial file stays for the next call) or ``UserFacingError``.
+    """
+    download.download_model(registry.get_model(model_id), progress, token)
+
+
+def remove_model(model_id: str) -> int:
+    """Delete a model's files that no other installed model needs; returns bytes freed."""
+    return model_store.remove(registry.get_model(model_id))
+
+
+def model_folder(model_id: str) -> Path:
+    """The nearest existing folder holding (or about to hold) a model's files, to show the user."""
+    spec = registry.get_model(model_id)
+    present = model_store.resolve_files(spec)
+    if present:
+        return Path(next(iter(present.values()))).parent
+    repo = next((f.repo_id for f in spec.files if f.repo_id), "")
+    folder = model_store.repo_folder(repo) if repo else model_store.models_dir() / spec.id
+    while not folder.is_dir() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def import_models(
+    path: str | Path,
+    progress: Callable[[str, int, int], None] | None = None,
+    token: CancelToken | None = None,
+) -> list[str]:
     """Register the checkpoints in a file or folder (validated, hard-linked or copied).
 
-    Slow for multi-GB files on another drive: call it off the GUI thread.
+    Slow for multi-GB files on another drive: call it off the GUI thread. ``progress`` gets
+    ``(file name, bytes done, bytes total)`` while files are hashed or copied.
     """
     from engine.model_import import import_path
 
-    return import_path(path)
+    return import_path(path, progress, token)
 
 
 # -- fallbacks until engine.imageio exists ---------------------------------------------------

@@ -8,14 +8,15 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.classes import parse_class
-from app.dialogs.model_status import ModelStatusDialog
+from app.dialogs.models_dialog import ModelsDialog
 from app.dialogs.outpaint_dialog import OutpaintDialog
 from engine.api import UNCONDITIONAL_CLASS
 from tests.app.helpers import ScaleRunner, ScriptedPrompts, gradient_image
 from tests.tiny_models import write_tiny_checkpoints
 
 
-def test_first_run_without_models_shows_a_clear_state(make_window, qtbot, tmp_path):
+def test_first_run_without_models_shows_a_clear_state(make_window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("FINESCALE_DEMO_DIR", str(tmp_path / "no-demo"))  # a build without it
     prompts = ScriptedPrompts()
     window = make_window(models=[], prompts=prompts)
     panel = window.panel
@@ -25,7 +26,7 @@ def test_first_run_without_models_shows_a_clear_state(make_window, qtbot, tmp_pa
 
     panel.import_button.click()  # opens the models window (never a traceback)
     dialogs = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
-    dialog = next(w for w in dialogs if isinstance(w, ModelStatusDialog))
+    dialog = next(w for w in dialogs if isinstance(w, ModelsDialog))
     assert dialog.isVisible()
     dialog.close()
 

@@ -1,0 +1,551 @@
+"""The Models window: what each model is, whether it is here, what it costs, and managing it.
+
+Downloads and imports handle multi-GB files, so they run on a thread pool and the window stays
+responsive. Workers report through a parentless relay whose signals are queued onto the GUI
+thread and throttled to ``UPDATES_PER_S`` per job (a fast link must not flood the event loop).
+Cancel sets the job's token: the engine keeps the partial file and the next Download resumes it.
+Errors and the folder picker go through ``Prompts`` so tests never meet a modal dialog; the
+delete confirmation and "Reveal in folder" are injectable for the same reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThreadPool, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import engine_access
+from app.engine_access import (
+    RUN_DEVICE,
+    RUN_DTYPE,
+    CancelToken,
+    DownloadProgress,
+    JobCancelled,
+    ModelRow,
+    UserFacingError,
+    format_bytes,
+)
+from app.prompts import Prompts
+from app.settings import AppSettings
+
+log = logging.getLogger(__name__)
+
+UPDATES_PER_S = 10
+MAX_WORKERS = 4  # a few downloads side by side plus an import; all wait on network or disk
+COLUMNS = (
+    "Id",
+    "Model",
+    "Status",
+    "Progress",
+    "Size",
+    "On disk",
+    "Memory",
+    "Tasks",
+    "Family",
+    "Licence",
+)
+ID, TITLE, STATUS, PROGRESS, SIZE, DISK, MEMORY, TASKS, FAMILY, LICENCE = range(len(COLUMNS))
+WIDTH_CAPS = {TITLE: 300, TASKS: 200}  # long cells elide (full text in the tooltip)
+PROGRESS_WIDTH = 380  # room for "42% · 1.20 GB of 2.84 GB · 12.50 MB/s · 2 min 11 s left"
+OFFLINE_NOTICE = (
+    "Offline: HF_HUB_OFFLINE is set, so models cannot be downloaded. Use Import… to add "
+    "checkpoint files you already have (copied from another machine or a USB stick)."
+)
+
+
+class _Relay(QObject):
+    """Worker-to-window messages; parentless, so a worker outliving the window emits harmlessly."""
+
+    progress = Signal(str, object)  # model id, DownloadProgress
+    finished = Signal(str, str, str, str)  # model id, "done"|"cancelled"|"failed", message, detail
+    import_progress = Signal(str, int, int)  # file name, bytes done, bytes total
+    import_finished = Signal(list, str, str, str)  # model ids, outcome, message, detail
+
+
+class _Throttle:
+    """Lets an event through when its kind changes or 1/``UPDATES_PER_S`` s have passed."""
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._last = 0.0
+
+    def ready(self, key: str) -> bool:
+        now = time.monotonic()
+        if key != self._key or now - self._last >= 1.0 / UPDATES_PER_S:
+            self._key, self._last = key, now
+            return True
+        return False
+
+
+def _download_work(relay: _Relay, model_id: str, token: CancelToken) -> None:
+    """Runs on a pool thread: touches no widget, reports only through ``relay``."""
+    gate = _Throttle()
+
+    def progress(event: DownloadProgress) -> None:
+        if gate.ready(event.phase):
+            relay.progress.emit(model_id, event)
+
+    try:
+        engine_access.download_model(model_id, progress, token)
+    except JobCancelled:
+        relay.finished.emit(model_id, "cancelled", "", "")
+    except UserFacingError as exc:
+        relay.finished.emit(model_id, "failed", str(exc), "")
+    except Exception as exc:  # noqa: BLE001 - shown in plain words, traceback behind Details
+        log.exception("downloading %s failed", model_id)
+        message = f"Downloading {model_id} failed unexpectedly ({exc})."
+        relay.finished.emit(model_id, "failed", message, traceback.format_exc())
+    else:
+        relay.finished.emit(model_id, "done", "", "")
+
+
+def _import_work(relay: _Relay, path: str, token: CancelToken) -> None:
+    """Runs on a pool thread: hashing and copying multi-GB files must not freeze the window."""
+    gate = _Throttle()
+
+    def progress(name: str, done: int, total: int) -> None:
+        if gate.ready(name):
+            relay.import_progress.emit(name, done, total)
+
+    try:
+        ids = engine_access.import_models(path, progress, token)
+    except JobCancelled:
+        relay.import_finished.emit([], "cancelled", "Import cancelled.", "")
+    except UserFacingError as exc:
+        relay.import_finished.emit([], "failed", str(exc), "")
+    except Exception as exc:  # noqa: BLE001 - shown in plain words, traceback behind Details
+        log.exception("import from %s failed", path)
+        message = f"Could not import from {Path(path).name}: {exc}"
+        relay.import_finished.emit([], "failed", message, traceback.format_exc())
+    else:
+        relay.import_finished.emit(list(ids), "done", "", "")
+
+
+def _duration(seconds: float) -> str:
+    whole = int(round(seconds))
+    if whole < 60:
+        return f"{max(whole, 1)} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def progress_text(event: DownloadProgress | None) -> str:
+    """One line for a row's bar: bytes done of total, rate and time left."""
+    if event is None:
+        return "Waiting to start…"
+    if event.phase == "checking":
+        return f"Checking {event.filename} on the hub…"
+    if event.phase == "verifying":
+        return f"Verifying {event.filename}…"
+    if event.phase == "done":
+        return "Finishing…"
+    parts = [f"{format_bytes(event.done)} of {format_bytes(event.total)}"]
+    if event.rate_bps > 0:
+        parts.append(f"{format_bytes(event.rate_bps)}/s")
+    if event.eta_s is not None and event.rate_bps > 0:
+        parts.append(f"{_duration(event.eta_s)} left")
+    return " · ".join(parts)
+
+
+def ask_remove(parent: QWidget, question: str) -> bool:
+    """The real delete confirmation (tests inject their own answer instead)."""
+    answer = QMessageBox.question(
+        parent, "Delete model?", question, defaultButton=QMessageBox.StandardButton.No
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+@dataclass
+class _Download:
+    """A running download: its token, and the last progress (redrawn after a refresh)."""
+
+    token: CancelToken
+    last: DownloadProgress | None = None
+
+
+class ModelsDialog(QDialog):
+    """Non-modal: downloads keep running (and reporting) while the user edits images."""
+
+    models_changed = Signal()  # installed set changed: the model picker must refresh
+    status_message = Signal(str)
+    download_finished = Signal(str, str)  # model id, "done" | "cancelled" | "failed"
+    imported = Signal(list)  # model ids
+    import_failed = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        prompts: Prompts,
+        settings: AppSettings | None = None,
+        device: str = RUN_DEVICE,
+        dtype: str = RUN_DTYPE,
+        open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl,
+        confirm_remove: Callable[[QWidget, str], bool] = ask_remove,
+    ):
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.setModal(False)
+        self.resize(1280, 460)
+        self._prompts, self._settings = prompts, settings
+        self._device, self._dtype = engine_access.memory_device(device), dtype
+        self._open_url, self._confirm_remove = open_url, confirm_remove
+        self._rows: list[ModelRow] = []
+        self._downloads: dict[str, _Download] = {}
+        self._activity: dict[str, str] = {}  # last outcome per model, shown in its row
+        self._import_token: CancelToken | None = None
+        self._offline = False
+        self._sized = False  # columns fit the first listing, then the user's widths are kept
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(MAX_WORKERS)
+        self._relay = _Relay()
+        queued = Qt.ConnectionType.QueuedConnection
+        self._relay.progress.connect(self._on_progress, queued)
+        self._relay.finished.connect(self._on_finished, queued)
+        self._relay.import_progress.connect(self._on_import_progress, queued)
+        self._relay.import_finished.connect(self._on_import_finished, queued)
+        self._build()
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        self.offline_notice = QLabel(OFFLINE_NOTICE, self)
+        self.offline_notice.setWordWrap(True)
+        self.offline_notice.setVisible(False)
+        layout.addWidget(self.offline_notice)
+
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        labels = list(COLUMNS)
+        labels[MEMORY] = f"Memory ({self._device}, {self._dtype})"
+        self.table.setHorizontalHeaderLabels(labels)
+        self.table.horizontalHeaderItem(MEMORY).setToolTip(
+            "Estimated peak memory to make one image on this device and precision."
+        )
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        layout.addWidget(self.table)
+
+        self.message = QLabel("", self)
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.message)
+
+        buttons = QHBoxLayout()
+        self.download_button = QPushButton("Download", self)
+        self.cancel_button = QPushButton("Cancel Download", self)
+        self.delete_button = QPushButton("Delete", self)
+        self.import_button = QPushButton("Import…", self)
+        self.reveal_button = QPushButton("Reveal in Folder", self)
+        self.download_button.clicked.connect(self.download_selected)
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.import_button.clicked.connect(self.import_from_disk)
+        self.reveal_button.clicked.connect(self.reveal_selected)
+        self.import_button.setToolTip(
+            "Register checkpoint files from a folder: a VQVAE + VAR pair or a hub cache copy."
+        )
+        for button in (
+            self.download_button,
+            self.cancel_button,
+            self.delete_button,
+            self.import_button,
+            self.reveal_button,
+        ):
+            button.setAutoDefault(False)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        close.rejected.connect(self.reject)
+        buttons.addWidget(close)
+        layout.addLayout(buttons)
+
+    # -- listing ----------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        self.refresh()  # files may have changed from the command line or another window
+        super().showEvent(event)
+
+    def refresh(self) -> None:
+        """Re-read every model's status from disk; running downloads keep their bars."""
+        selected = self.selected_id()
+        self._offline = engine_access.hub_offline()
+        self.offline_notice.setVisible(self._offline)
+        self._rows = engine_access.model_rows(self._device, self._dtype)
+        for row in range(self.table.rowCount()):
+            self.table.removeCellWidget(row, PROGRESS)
+        self.table.setRowCount(len(self._rows))
+        for index, row in enumerate(self._rows):
+            self._fill(index, row)
+        for model_id in self._downloads:
+            self._show_progress(model_id)
+        if not self._sized:
+            self._size_columns()
+        self.table.clearSelection()  # rows may have moved (an import added one, a delete removed)
+        if selected is not None and self.row_of(selected) >= 0:
+            self.table.selectRow(self.row_of(selected))
+        self._update_buttons()
+
+    def _fill(self, index: int, row: ModelRow) -> None:
+        approx = "≈ " if row.size_is_estimate else ""
+        memory = "—" if row.memory_gb is None else f"{row.memory_gb:.1f} GB"
+        cells = {
+            ID: row.id,
+            TITLE: row.title,
+            FAMILY: row.family,
+            STATUS: row.status,
+            SIZE: approx + format_bytes(row.size_bytes),
+            DISK: format_bytes(row.disk_bytes) if row.disk_bytes else "—",
+            TASKS: ", ".join(row.tasks),
+            LICENCE: row.license,
+            MEMORY: memory,
+            PROGRESS: self._activity.get(row.id, ""),
+        }
+        for column, text in cells.items():
+            item = QTableWidgetItem(text)
+            item.setToolTip(row.notes if column in (ID, TITLE) else text)
+            self.table.setItem(index, column, item)
+        if row.size_is_estimate:
+            self.table.item(index, SIZE).setToolTip(
+                "Estimated: the exact size is checked on download."
+            )
+
+    def _size_columns(self) -> None:
+        self._sized = True
+        self.table.resizeColumnsToContents()
+        for column, cap in WIDTH_CAPS.items():
+            self.table.setColumnWidth(column, min(self.table.columnWidth(column), cap))
+        self.table.setColumnWidth(PROGRESS, PROGRESS_WIDTH)
+
+    def row_of(self, model_id: str) -> int:
+        """The table row showing ``model_id``, or -1."""
+        return next((i for i, row in enumerate(self._rows) if row.id == model_id), -1)
+
+    def selected_id(self) -> str | None:
+        row = self._selected_row()
+        return None if row is None else row.id
+
+    def _selected_row(self) -> ModelRow | None:
+        chosen = self.table.selectionModel().selectedRows()
+        return self._rows[chosen[0].row()] if chosen and chosen[0].row() < len(self._rows) else None
+
+    def _update_buttons(self) -> None:
+        row = self._selected_row()
+        busy = row is not None and row.id in self._downloads
+        if row is None:
+            tip = "Select a model first."
+        elif busy:
+            tip = "Downloading…"
+        elif row.status == "installed":
+            tip = "Already installed."
+        elif row.download_blocker is not None:
+            tip = row.download_blocker
+        elif self._offline:
+            tip = OFFLINE_NOTICE
+        else:
+            tip = "Download from the Hugging Face hub; a cancelled download resumes."
+        can_download = (
+            row is not None
+            and not busy
+            and row.status != "installed"
+            and row.download_blocker is None
+            and not self._offline
+        )
+        self.download_button.setEnabled(can_download)
+        self.download_button.setToolTip(tip)
+        self.cancel_button.setEnabled(busy)
+        self.delete_button.setEnabled(
+            row is not None and row.removable and not busy and row.status != "not installed"
+        )
+        self.reveal_button.setEnabled(row is not None)
+        self.import_button.setEnabled(self._import_token is None)
+
+    # -- downloads --------------------------------------------------------------------------------
+
+    def download_selected(self) -> None:
+        row = self._selected_row()
+        if row is None or row.id in self._downloads:
+            return
+        token = CancelToken()
+        self._downloads[row.id] = _Download(token)
+        self._activity.pop(row.id, None)
+        self._show_progress(row.id)
+        self.message.setText(f"Downloading {row.title}…")
+        self._pool.start(functools.partial(_download_work, self._relay, row.id, token))
+        self._update_buttons()
+
+    def cancel_selected(self) -> None:
+        """The partial file stays on disk; the worker reports ``cancelled`` at its next chunk."""
+        model_id = self.selected_id()
+        job = self._downloads.get(model_id or "")
+        if job is None:
+            return
+        job.token.cancel()
+        self.cancel_button.setEnabled(False)
+        self._show_progress(model_id)
+
+    def _show_progress(self, model_id: str) -> None:
+        index = self.row_of(model_id)
+        if index < 0:
+            return
+        bar = self.table.cellWidget(index, PROGRESS)
+        if not isinstance(bar, QProgressBar):
+            bar = QProgressBar(self.table)
+            bar.setRange(0, 1000)
+            bar.setTextVisible(True)
+            self.table.setCellWidget(index, PROGRESS, bar)
+        job = self._downloads[model_id]
+        event = job.last
+        if job.token.cancelled:
+            bar.setFormat("Cancelling…")
+            return
+        bar.setValue(round(event.fraction * 1000) if event else 0)
+        text = progress_text(event)
+        bar.setFormat(f"%p% · {text}" if event else text)
+        bar.setToolTip(text)
+
+    def _on_progress(self, model_id: str, event: DownloadProgress) -> None:
+        job = self._downloads.get(model_id)
+        if job is not None:
+            job.last = event
+            self._show_progress(model_id)
+
+    def _on_finished(self, model_id: str, outcome: str, message: str, detail: str) -> None:
+        job = self._downloads.pop(model_id, None)
+        last = job.last if job is not None else None
+        index = self.row_of(model_id)
+        title = self._rows[index].title if index >= 0 else model_id
+        if outcome == "done":
+            text = "Downloaded."
+        elif outcome == "cancelled":
+            kept = (
+                f"{format_bytes(last.done)} of {format_bytes(last.total)} kept"
+                if last is not None and last.done
+                else "nothing kept yet"
+            )
+            text = f"Cancelled ({kept}); Download resumes where it stopped."
+        else:
+            text = f"Download failed: {message}"
+        self._activity[model_id] = text
+        self.refresh()
+        self.message.setText(f"{title}: {text}")
+        self.status_message.emit(f"{title}: {text}")
+        if outcome == "done":
+            self.models_changed.emit()
+        elif outcome == "failed":
+            self._prompts.error(self, message, detail)
+        self.download_finished.emit(model_id, outcome)
+
+    # -- delete, reveal ---------------------------------------------------------------------------
+
+    def delete_selected(self) -> None:
+        row = self._selected_row()
+        if row is None or row.id in self._downloads:
+            return
+        question = (
+            f"Delete {row.title}? This frees up to {format_bytes(row.disk_bytes)}; files that "
+            "another installed model uses are kept. You can download or import it again later."
+        )
+        if not self._confirm_remove(self, question):
+            return
+        try:
+            freed = engine_access.remove_model(row.id)
+        except UserFacingError as exc:
+            self._report_error(str(exc))
+            return
+        except OSError as exc:
+            self._report_error(f"Could not delete {row.title}: {exc.strerror or exc}.")
+            return
+        self._activity[row.id] = f"Deleted ({format_bytes(freed)} freed)."
+        self.refresh()
+        text = f"{row.title}: deleted, {format_bytes(freed)} freed."
+        self.message.setText(text)
+        self.status_message.emit(text)
+        self.models_changed.emit()
+
+    def reveal_selected(self) -> None:
+        model_id = self.selected_id()
+        if model_id is None:
+            return
+        folder = engine_access.model_folder(model_id)
+        if not self._open_url(QUrl.fromLocalFile(str(folder))):
+            self.message.setText(f"Could not open {folder} in the file manager.")
+
+    def _report_error(self, message: str) -> None:
+        self.message.setText(message)
+        self._prompts.error(self, message)
+
+    # -- import -----------------------------------------------------------------------------------
+
+    def import_from_disk(self) -> None:
+        """Ask for a folder, then validate and register its checkpoints on a worker."""
+        if self._import_token is not None:
+            return
+        start = self._settings.last_folder() if self._settings is not None else str(Path.home())
+        path = self._prompts.import_folder(self, start)
+        if not path:
+            return
+        self._import_token = CancelToken()
+        text = f"Importing models from {Path(path).name}…"
+        self.message.setText(text)
+        self.status_message.emit(text)
+        self._pool.start(functools.partial(_import_work, self._relay, path, self._import_token))
+        self._update_buttons()
+
+    def _on_import_progress(self, name: str, done: int, total: int) -> None:
+        share = f" ({done / total:.0%})" if total else ""
+        self.message.setText(f"Importing: reading {name}{share}…")
+
+    def _on_import_finished(self, ids: list, outcome: str, message: str, detail: str) -> None:
+        self._import_token = None
+        if outcome == "done":
+            self.refresh()
+            if ids and self.row_of(ids[0]) >= 0:
+                self.table.selectRow(self.row_of(ids[0]))
+            message = f"Imported {', '.join(ids)}."
+        self.message.setText(message)
+        self.status_message.emit(message)
+        self._update_buttons()
+        if outcome == "done":
+            self.models_changed.emit()
+            self.imported.emit(ids)
+        elif outcome == "failed":
+            self._prompts.error(self, message, detail)
+            self.import_failed.emit(message)
+
+    # -- lifetime ---------------------------------------------------------------------------------
+
+    def shutdown(self, msecs: int = 30_000) -> bool:
+        """On quit: cancel downloads (partial files stay for resuming) and imports, then wait."""
+        for job in self._downloads.values():
+            job.token.cancel()
+        if self._import_token is not None:
+            self._import_token.cancel()
+        return self._pool.waitForDone(msecs)
