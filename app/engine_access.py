@@ -1,26 +1,23 @@
 """The GUI's only doorway to engine helpers that are not jobs: image files, masks, models.
 
-Pure Python (no Qt). Engine modules that may not exist yet (``engine.imageio``, ``engine.masks``)
-are imported lazily; until they land a small fallback keeps the app usable, and switching over is
-a change in this file only. The model manager (registry, store, downloads) is imported directly.
+Pure Python (no Qt). Widgets import this one module instead of a dozen engine modules, so the
+engine's surface the GUI depends on is listed in ``__all__`` below, in one place.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from engine import download, model_store, registry
+from engine import download, imageio, masks, model_store, registry
 from engine.api import UNCONDITIONAL_CLASS, ModelChoice
 from engine.cancel import CancelToken, JobCancelled, UserFacingError
 from engine.download import DownloadProgress, format_bytes
+from engine.imageio import LoadedImage as Picture
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -57,16 +54,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
-class Picture:
-    """A decoded image file plus the metadata we must write back on save."""
-
-    pixels: np.ndarray
-    icc_profile: bytes | None = None
-    exif: bytes | None = None
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class ModelEntry:
     """One model the user can pick; ``tasks`` says which modes it can run."""
 
@@ -76,24 +63,33 @@ class ModelEntry:
         default_factory=lambda: frozenset({"inpaint", "outpaint", "generate"})
     )
     demo: bool = False
+    hint: str = ""  # what this choice is, shown as the picker's tooltip
+
+
+QUICK_FILLS = (
+    ModelEntry(
+        "Quick fill - OpenCV Telea (no model)",
+        ModelChoice(model_id="quick-fill"),
+        frozenset({"inpaint"}),
+        hint="Classic in-painting from the hole's border, instant and model-free: best for "
+        "small defects (dust, wires, blemishes); large holes come out smeared.",
+    ),
+    ModelEntry(
+        "Quick fill - OpenCV Navier-Stokes (no model)",
+        ModelChoice(model_id="quick-fill-ns"),
+        frozenset({"inpaint"}),
+        hint="Model-free fluid-flow in-painting: continues edges into thin holes such as "
+        "scratches; large holes come out smeared.",
+    ),
+)
 
 
 # -- image files ---------------------------------------------------------------------------
 
 
 def load_image(path: str | Path) -> Picture:
-    """Decode a file; raises UserFacingError with one plain sentence on any failure."""
-    try:
-        from engine import imageio
-    except ImportError:
-        return _pil_load(Path(path))
-    loaded = imageio.load_image(path)
-    return Picture(
-        np.ascontiguousarray(loaded.pixels),
-        getattr(loaded, "icc_profile", None),
-        getattr(loaded, "exif", None),
-        tuple(getattr(loaded, "notes", ()) or ()),
-    )
+    """Decode a file upright as 8-bit RGB(A); raises UserFacingError with a plain sentence."""
+    return imageio.load_image(path)
 
 
 def save_image(
@@ -106,11 +102,6 @@ def save_image(
     source_path: str | Path | None = None,
 ) -> None:
     """Write atomically; never replaces an existing file unless ``overwrite``."""
-    try:
-        from engine import imageio
-    except ImportError:
-        _pil_save(pixels, Path(path), icc_profile, exif, quality, overwrite)
-        return
     imageio.save_image(
         pixels,
         path,
@@ -118,28 +109,13 @@ def save_image(
         exif=exif,
         quality=quality,
         overwrite=overwrite,
-        source_path=None if source_path is None else str(source_path),
+        source_path=source_path,
     )
 
 
 def load_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """A mask picture (white or opaque = regenerate) for an image of ``shape`` (H, W)."""
-    try:
-        from engine import imageio
-    except ImportError:
-        pass
-    else:
-        return imageio.load_mask(path, (shape[1], shape[0]))
-    picture = load_image(path)
-    pixels = picture.pixels
-    if pixels.ndim == 3:
-        if pixels.shape[2] == 4 and pixels[..., 3].min() < 255:
-            pixels = pixels[..., 3]
-        else:
-            pixels = pixels[..., :3].max(axis=2)
-    if pixels.shape != shape:
-        pixels = cv2.resize(pixels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-    return pixels >= 128
+    return imageio.load_mask(path, (shape[1], shape[0]))
 
 
 def save_mask(mask: np.ndarray, path: str | Path) -> None:
@@ -153,29 +129,7 @@ def save_mask(mask: np.ndarray, path: str | Path) -> None:
 
 def grow_feather_preview(mask: np.ndarray, grow_px: int, feather_px: int) -> np.ndarray:
     """Float 0..1 coverage of what the engine will regenerate after grow + feather."""
-    try:
-        from engine.masks import feather_mask, grow_mask
-    except ImportError:
-        grown = _grow(mask, grow_px)
-        return _feather(grown, feather_px)
-    grown = np.asarray(grow_mask(mask, grow_px)).astype(bool)
-    alpha = np.asarray(feather_mask(grown, feather_px))
-    return alpha / 255.0 if alpha.dtype == np.uint8 else alpha.astype(np.float32)
-
-
-def _grow(mask: np.ndarray, px: int) -> np.ndarray:
-    if px <= 0:
-        return mask.copy()
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
-
-
-def _feather(mask: np.ndarray, px: int) -> np.ndarray:
-    """Feather inward: 1 deep inside, falling to 0 at the edge, 0 outside."""
-    if px <= 0:
-        return mask.astype(np.float32)
-    distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
-    return np.clip(distance / float(px), 0.0, 1.0).astype(np.float32)
+    return masks.feather_mask(masks.grow_mask(mask, grow_px), feather_px).astype(np.float32)
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -206,7 +160,10 @@ class ModelRow:
 
 
 def installed_models() -> list[ModelEntry]:
-    """Installed models the pipelines can run, in the registry's display order."""
+    """Installed models the pipelines can run, in the registry's display order, then Quick fill.
+
+    Quick fill needs no files, so even a build without the demo model can retouch small defects.
+    """
     entries = []
     try:
         for spec in registry.all_models():
@@ -214,10 +171,12 @@ def installed_models() -> list[ModelEntry]:
                 continue
             tasks = frozenset(spec.tasks) & GUI_TASKS
             choice = ModelChoice(model_id=spec.id, device=RUN_DEVICE, dtype=RUN_DTYPE)
-            entries.append(ModelEntry(spec.title, choice, tasks, spec.family == "demo"))
+            entries.append(
+                ModelEntry(spec.title, choice, tasks, spec.family == "demo", hint=spec.notes)
+            )
     except Exception:  # a broken model index must not take the GUI down
         log.exception("listing models failed")
-    return entries
+    return entries + list(QUICK_FILLS)
 
 
 def memory_device(device: str) -> str:
@@ -313,65 +272,3 @@ def import_models(
     from engine.model_import import import_path
 
     return import_path(path, progress, token)
-
-
-# -- fallbacks until engine.imageio exists ---------------------------------------------------
-
-
-def _pil_load(path: Path) -> Picture:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    if not path.is_file():
-        raise UserFacingError(f"File not found: {path}")
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            icc, exif = image.info.get("icc_profile"), image.info.get("exif")
-            has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-            pixels = np.asarray(image.convert("RGBA" if has_alpha else "RGB")).copy()
-    except UnidentifiedImageError:
-        raise UserFacingError(f"{path.name} is not an image this app can read.") from None
-    except Image.DecompressionBombError:
-        raise UserFacingError(f"{path.name} is too large to open safely.") from None
-    except OSError as exc:
-        raise UserFacingError(f"Could not read {path.name}: {exc}") from None
-    return Picture(pixels, icc, exif)
-
-
-def _pil_save(
-    pixels: np.ndarray,
-    path: Path,
-    icc_profile: bytes | None,
-    exif: bytes | None,
-    quality: int,
-    overwrite: bool,
-) -> None:
-    from PIL import Image
-
-    if path.exists() and not overwrite:
-        raise UserFacingError(f"{path.name} already exists; choose another name.")
-    suffix = path.suffix.lower()
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".png": "PNG"}.get(suffix)
-    if fmt is None:
-        raise UserFacingError(f"Cannot save as '{suffix}': use .png, .jpg or .webp.")
-    image = Image.fromarray(np.ascontiguousarray(pixels))
-    if fmt == "JPEG" and image.mode == "RGBA":
-        background = Image.new("RGB", image.size, (255, 255, 255))
-        background.paste(image, mask=image.getchannel("A"))
-        image = background
-    options: dict = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
-    if icc_profile:
-        options["icc_profile"] = icc_profile
-    if exif and fmt in ("JPEG", "WEBP", "PNG"):
-        options["exif"] = exif
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".finescale-", suffix=suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        image.save(temp, fmt, **options)
-        os.replace(temp, path)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        if exc.errno == 28:
-            raise UserFacingError("The disk is full: nothing was written.") from None
-        raise UserFacingError(f"Could not save {path.name}: {exc.strerror or exc}") from None

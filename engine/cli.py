@@ -138,12 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _optional_commands():
     """Sub-commands that live in their own modules."""
     from engine.cli_edit import add_edit_parsers
+    from engine.cli_models import add_models_parser
 
     yield add_edit_parsers
-    try:
-        from engine.cli_models import add_models_parser
-    except ImportError:  # model manager not installed in this build
-        return
     yield add_models_parser
 
 

@@ -16,14 +16,6 @@ from engine.cancel import UserFacingError
 from tests.app.helpers import ScaleRunner, ScriptedPrompts, gradient_image, result_color
 
 
-def real_pipelines_available() -> bool:
-    try:
-        import engine.pipelines.inpaint  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def paint_box(window, y0: int, y1: int, x0: int, x1: int) -> None:
     window.document.fill_rect((x0, y0), (x1, y1), True)
 
@@ -36,12 +28,9 @@ def run_job(window, qtbot, timeout: int = 20_000) -> None:
 def test_inpaint_job_applies_result_and_keeps_pixels_outside_the_mask(
     make_window, qtbot, tiny_checkpoints
 ):
-    if real_pipelines_available():  # the default runner on tiny random VAR checkpoints
-        vae, var = tiny_checkpoints
-        model = ModelEntry("tiny", ModelChoice(vae_path=vae, var_path=var, device="cpu"))
-        window = make_window(real_engine=True, models=[model])
-    else:
-        window = make_window(runner=ScaleRunner())
+    vae, var = tiny_checkpoints  # the default runner on tiny random VAR checkpoints
+    model = ModelEntry("tiny", ModelChoice(vae_path=vae, var_path=var, device="cpu"))
+    window = make_window(real_engine=True, models=[model])
     image = gradient_image(96, 64)
     window.document.load(image)
     paint_box(window, 20, 44, 30, 70)
@@ -135,8 +124,6 @@ def test_event_loop_never_stalls_while_a_cpu_job_runs(
     make_window, qtbot, tiny_checkpoints, engine_kind
 ):
     if engine_kind == "tiny VAR model":
-        if not real_pipelines_available():
-            pytest.skip("engine.pipelines not importable yet")
         vae, var = tiny_checkpoints
         model = ModelEntry("tiny", ModelChoice(vae_path=vae, var_path=var, device="cpu"))
         prompts = ScriptedPrompts()

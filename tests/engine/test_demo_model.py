@@ -175,3 +175,29 @@ def test_training_runs_saves_and_reloads(tmp_path):
     (variation,) = run_blocking(request).variations
     assert variation.image.shape == image.shape
     assert np.array_equal(variation.image[~mask], image[~mask])
+
+
+def test_registry_finds_the_shipped_demo_and_the_cli_uses_it_by_default(tmp_path):
+    from engine import model_store, registry
+    from engine.cli import main
+    from engine.imageio import save_image
+
+    spec = registry.get_model("demo")
+    assert model_store.status(spec) == "installed"
+    assert {Path(p).resolve() for p in model_store.resolve_files(spec).values()} == {VAE, VAR}
+
+    image = natural_like(96, 128, seed=2)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[30:60, 40:90] = 255
+    save_image(image, tmp_path / "photo.png")
+    save_image(np.stack([mask] * 3, axis=-1), tmp_path / "mask.png")
+    common = ["--image", str(tmp_path / "photo.png"), "--mask", str(tmp_path / "mask.png")]
+    assert main(["inpaint", *common, "--seed", "4", "--out", str(tmp_path / "a.png")]) == 0
+    named = ["--model", "demo", "--seed", "4", "--out", str(tmp_path / "b.png")]
+    assert main(["inpaint", *common, *named]) == 0
+
+    from engine.imageio import load_image
+
+    default, explicit = (load_image(tmp_path / n).pixels for n in ("a.png", "b.png"))
+    assert np.array_equal(default, explicit), "no --model means the demo model"
+    assert not np.array_equal(default[30:60, 40:90], image[30:60, 40:90])
