@@ -12,12 +12,11 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from app.state.document import Document
 
@@ -76,15 +75,6 @@ def read_autosave(folder: Path) -> Recovered | None:
         return None
 
 
-class _Task(QRunnable):
-    def __init__(self, work: Callable[[], None]):
-        super().__init__()
-        self._work = work
-
-    def run(self) -> None:
-        self._work()
-
-
 class Autosaver(QObject):
     written = Signal()
     failed = Signal(str)
@@ -106,7 +96,7 @@ class Autosaver(QObject):
             self._timer.start()
         else:  # saved (or undone back to the saved state): nothing to recover any more
             self._timer.stop()
-            self._pool.start(_Task(lambda: self.path.unlink(missing_ok=True)))
+            self._pool.start(lambda: self.path.unlink(missing_ok=True))
 
     def save_now(self) -> None:
         doc = self._doc
@@ -127,7 +117,7 @@ class Autosaver(QObject):
             else:
                 self.written.emit()
 
-        self._pool.start(_Task(write))
+        self._pool.start(write)
 
     def discard(self) -> None:
         """Clean exit: stop pending writes and delete the autosave."""

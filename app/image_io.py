@@ -12,21 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app import engine_access
 from app.engine_access import UserFacingError
 
 log = logging.getLogger(__name__)
-
-
-class _Task(QRunnable):
-    def __init__(self, work: Callable[[], None]):
-        super().__init__()
-        self._work = work
-
-    def run(self) -> None:
-        self._work()
 
 
 class ImageIO(QObject):
@@ -91,4 +82,4 @@ class ImageIO(QObject):
 
     def _start(self, work: Callable[[], None]) -> None:
         # Signals are emitted on the worker; receivers live on the GUI thread, so Qt queues them.
-        self._pool.start(_Task(work))
+        self._pool.start(work)
