@@ -18,6 +18,7 @@ from engine.api import UNCONDITIONAL_CLASS, ModelChoice
 from engine.cancel import CancelToken, JobCancelled, UserFacingError
 from engine.download import DownloadProgress, format_bytes
 from engine.imageio import LoadedImage as Picture
+from engine.resources import sample_photo
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -45,6 +46,7 @@ __all__ = [
     "model_rows",
     "remove_model",
     "save_image",
+    "sample_photo",
     "save_mask",
 ]
 

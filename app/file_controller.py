@@ -57,6 +57,10 @@ class FileController(QObject):
             return
         self._start_load(str(path))
 
+    def open_sample(self) -> None:
+        """The bundled sample photo, so a first run has something to paint on."""
+        self.open_path(engine_access.sample_photo())
+
     def _start_load(self, path: str) -> None:
         self.loading = path
         self.status_message.emit(f"Opening {Path(path).name}…")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QWidget
 
 from app.engine_bridge import EngineBridge
@@ -45,6 +46,23 @@ class _Job:
     offset: QPointF  # where results sit in image coordinates (out-painting grows up/left)
     target: QRectF  # where previews are drawn
     num_scales: int = 0
+
+    @property
+    def focus(self) -> QRectF | None:
+        """Where the strip zooms in: the masked area and some context, as a square if it fits.
+
+        A small mask on a large photo would otherwise look the same in every thumbnail.
+        """
+        if self.mask is None or not self.mask.any():
+            return None
+        rows = np.flatnonzero(self.mask.any(axis=1))
+        cols = np.flatnonzero(self.mask.any(axis=0))
+        height, width = self.mask.shape
+        side = min(max(rows[-1] - rows[0], cols[-1] - cols[0]) * 1.6 + 16, width, height)
+        cx, cy = (cols[0] + cols[-1] + 1) / 2, (rows[0] + rows[-1] + 1) / 2
+        x = min(max(cx - side / 2, 0), width - side)
+        y = min(max(cy - side / 2, 0), height - side)
+        return QRectF(x, y, side, side)
 
 
 class JobController(QObject):
@@ -194,7 +212,11 @@ class JobController(QObject):
     def _on_progress(self, event) -> None:
         pixmap = None if event.preview is None else to_pixmap(event.preview)
         self._strip.progress(
-            event.sample_index, event.num_samples, event.scale_index, event.num_scales, pixmap
+            event.sample_index,
+            event.num_samples,
+            event.scale_index,
+            event.num_scales,
+            self._focused(pixmap),
         )
         if self._job is not None:
             self._job.num_scales = event.num_scales
@@ -203,6 +225,16 @@ class JobController(QObject):
                 if self._job.mode == "generate":
                     target = fit_rect((pixmap.width(), pixmap.height()), target)
                 self._canvas.set_preview(pixmap, target)
+
+    def _focused(self, pixmap: QPixmap | None) -> QPixmap | None:
+        """The part of a whole-picture preview the strip shows (see ``_Job.focus``)."""
+        job = self._job
+        focus = None if job is None or pixmap is None else job.focus
+        if focus is None:
+            return pixmap
+        s = pixmap.height() / job.target.height()
+        crop = QRectF(focus.x() * s, focus.y() * s, focus.width() * s, focus.height() * s)
+        return pixmap.copy(crop.toAlignedRect())
 
     def _on_finished(self, event) -> None:
         job, self._job = self._job, None

@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self._action(file, "&Open…", self.files.open_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file.addMenu("Open &Recent")
+        self._action(file, "Open Sample &Photo", self.files.open_sample)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file.addSeparator()
         self.save_action = self._action(file, "&Save", self.files.save, "Ctrl+S")

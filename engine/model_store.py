@@ -24,6 +24,7 @@ from pathlib import Path
 
 from engine.cancel import UserFacingError
 from engine.registry import ModelFile, ModelSpec, get_model, specs_using
+from engine.resources import resources_dir
 
 INDEX_VERSION = 1
 _INDEX_LOCK = threading.RLock()
@@ -89,17 +90,7 @@ def hub_offline() -> bool:
 def demo_dir() -> Path:
     """The demo model shipped with the app (``FINESCALE_DEMO_DIR`` overrides, for tests/builds)."""
     override = _env_path("FINESCALE_DEMO_DIR")
-    if override:
-        return Path(override)
-    here = Path(__file__).resolve().parent
-    candidates = [
-        here.parent / "resources" / "models" / "demo",
-        here / "resources" / "models" / "demo",
-    ]
-    base = getattr(sys, "_MEIPASS", None)  # frozen (PyInstaller-style) builds
-    if base:
-        candidates.insert(0, Path(base) / "resources" / "models" / "demo")
-    return next((c for c in candidates if c.is_dir()), candidates[0])
+    return Path(override) if override else resources_dir() / "models" / "demo"
 
 
 def repo_folder(repo_id: str) -> Path:

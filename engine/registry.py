@@ -274,7 +274,7 @@ def _build_models() -> tuple[ModelSpec, ...]:
         ModelSpec(
             id="demo",
             family="demo",
-            title="Demo (tiny, 128 px, built by Finescale - low quality)",
+            title="Demo — low quality (built in, 128 px)",
             files=DEMO_FILES,
             license="MIT",
             resolution=128,

@@ -171,8 +171,7 @@ class GeneratePanel(QWidget):
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for entry in self._models:
-            label = f"{entry.label} (demo quality)" if entry.demo else entry.label
-            self.model_combo.addItem(label)
+            self.model_combo.addItem(entry.label)
             self.model_combo.setItemData(self.model_combo.count() - 1, entry.hint, Qt.ToolTipRole)
         if previous in self._models:
             self.model_combo.setCurrentIndex(self._models.index(previous))

@@ -170,3 +170,13 @@ def test_mask_round_trips_through_png(make_window, qtbot, photo, tmp_path):
     np.testing.assert_array_equal(window.document.mask, saved_mask)
     window.undo_action.trigger()
     assert not window.document.mask.any()
+
+
+def test_file_menu_opens_the_bundled_sample_photo(make_window, qtbot):
+    window = make_window()
+    action = next(a for a in window.menuBar().actions() if a.text() == "&File")
+    sample = next(a for a in action.menu().actions() if a.text() == "Open Sample &Photo")
+    with qtbot.waitSignal(window.files.document_opened, timeout=10_000):
+        sample.trigger()
+    assert window.document.size == (451, 300)
+    assert window.document.image.std() > 20
