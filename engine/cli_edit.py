@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import re
+import sys
+from dataclasses import dataclass
 
 from engine.api import InpaintRequest, OutpaintRequest
 
 
+@dataclass(frozen=True)
+class Extension:
+    """How far to extend one side: pixels, or a percentage of the image's width/height."""
+
+    value: float
+    percent: bool
+
+    def pixels(self, length: int) -> int:
+        return round(self.value * length / 100) if self.percent else int(self.value)
+
+
+def parse_extension(text: str) -> Extension:
+    """``256`` (pixels) or ``25%`` (of the width for left/right, of the height for top/bottom)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%?)\s*", text)
+    if not match or (not match[2] and "." in match[1]):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a pixel count or a percentage like 25%")
+    return Extension(float(match[1]), bool(match[2]))
+
+
 def _load(args: argparse.Namespace):
+    """The source image; conversions it needed (16-bit, CMYK, palette...) are said on stderr."""
     from engine.imageio import load_image
 
-    return load_image(args.image)
+    loaded = load_image(args.image)
+    for note in loaded.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return loaded
 
 
 def _save(args: argparse.Namespace, loaded, result) -> None:
@@ -52,13 +78,14 @@ def _outpaint(args: argparse.Namespace) -> None:
     from engine.cli import model_choice, print_progress, run_blocking, sampling
 
     loaded = _load(args)
+    height, width = loaded.pixels.shape[:2]
     request = OutpaintRequest(
         model=model_choice(args),
         image=loaded.pixels,
-        left=args.left,
-        right=args.right,
-        top=args.top,
-        bottom=args.bottom,
+        left=args.left.pixels(width),
+        right=args.right.pixels(width),
+        top=args.top.pixels(height),
+        bottom=args.bottom.pixels(height),
         class_label=args.class_label,
         samples=args.samples,
         sampling=sampling(args),
@@ -86,7 +113,10 @@ def add_edit_parsers(commands) -> None:
             )  # fmt: skip
         else:
             for side in ("left", "right", "top", "bottom"):
-                parser.add_argument(f"--{side}", type=int, default=0, help="pixels to add")
+                parser.add_argument(
+                    f"--{side}", type=parse_extension, default=Extension(0, False),
+                    help="pixels to add, or a percentage of the image like 25%%",
+                )  # fmt: skip
         parser.add_argument("--out", required=True)
         add_model_arguments(parser)
         parser.add_argument("--class", dest="class_label", type=int, default=1000)

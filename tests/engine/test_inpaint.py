@@ -176,7 +176,17 @@ def test_cli_inpaint_and_outpaint_write_files_and_keep_metadata(tiny_checkpoints
     assert main(["outpaint", "--image", str(src), "--right", "30", "--out",
                  str(tmp_path / "wide.png"), *model]) == 0  # fmt: skip
     assert Image.open(tmp_path / "wide.png").size == (100, 48)
+    assert main(["outpaint", "--image", str(src), "--left", "50%", "--top", "25%", "--out",
+                 str(tmp_path / "pct.png"), *model]) == 0  # fmt: skip
+    assert Image.open(tmp_path / "pct.png").size == (70 + 35, 48 + 12)
     assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("text", ["-5", "ten", "1.5", "5%%", ""])
+def test_cli_outpaint_refuses_a_bad_side_amount(tmp_path, capsys, text):
+    with pytest.raises(SystemExit):
+        main(["outpaint", "--image", "x.png", "--left", text, "--out", str(tmp_path / "o.png")])
+    assert "pixel count or a percentage" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -226,3 +236,17 @@ def test_exif_rotated_input_gives_a_correctly_oriented_output(tiny_checkpoints, 
     assert result.getexif().get(0x0112, 1) == 1
     pixels = np.array(result)
     assert pixels[2, 10, 0] > 200 and pixels[2, 10, 2] < 60  # the red half is now on top
+
+
+def test_cli_says_a_16bit_source_was_processed_in_8bit(tiny_checkpoints, tmp_path, capsys):
+    values = (np.arange(40 * 50, dtype=np.uint16).reshape(40, 50) * 31) % 65535
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    mask = np.zeros((40, 50), np.uint8)
+    mask[10:20, 10:30] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    args = ["inpaint", "--image", str(tmp_path / "deep.png"), "--mask", str(tmp_path / "mask.png"),
+            "--out", str(tmp_path / "o.png"), "--vae", tiny_checkpoints[0],
+            "--var", tiny_checkpoints[1]]  # fmt: skip
+    assert main(args) == 0
+    assert "note: 16-bit image processed in 8-bit" in capsys.readouterr().err
+    assert Image.open(tmp_path / "o.png").size == (50, 40)
