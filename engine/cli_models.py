@@ -26,6 +26,11 @@ def add_models_parser(subparsers) -> None:
     bring = actions.add_parser("import", help="register checkpoint files from disk (offline)")
     bring.add_argument("path", help="a .pth/.safetensors file, a folder, or a hub cache copy")
     bring.add_argument("--name", help="id suffix for a custom VAR pair (custom-NAME)")
+    bring.add_argument(
+        "--convert",
+        choices=("keep", "fp16", "bf16"),
+        help="store VAR checkpoints as memory-mapped .safetensors (fp16/bf16: half the size)",
+    )
     bring.set_defaults(handler=_import)
 
     check = actions.add_parser("verify", help="re-hash installed files (all models by default)")
@@ -132,7 +137,9 @@ def _import(args: argparse.Namespace) -> None:
         if done == total:
             print(f"checked {name}", file=sys.stderr)
 
-    for model_id in import_path(args.path, report, CancelToken(), name=args.name):
+    for model_id in import_path(
+        args.path, report, CancelToken(), name=args.name, convert=args.convert
+    ):
         spec = get_model(model_id)
         state = status(spec)
         missing = ", ".join(f.filename for f in missing_files(spec))

@@ -42,13 +42,38 @@ class LoadedModel:
         return self.patch_nums[-1] * self.vqvae.cfg.downsample
 
 
+BLOCK_PREFIXES = (
+    "blocks.",
+    "shared_ada_lin.",
+)  # what ``VAR.set_block_dtype`` runs in low precision
+
+
+def placed_state(
+    state: dict[str, torch.Tensor], block_dtype: torch.dtype = torch.float32
+) -> dict[str, torch.Tensor]:
+    """Each floating tensor in the precision it will run in, cast one at a time.
+
+    Half-precision files (``finescale models import --convert fp16``, the demo model) load into
+    float32 models; tensors already in their run precision stay memory-mapped, uncopied.
+    """
+    placed = {}
+    for key, tensor in state.items():
+        if tensor.is_floating_point():
+            wanted = block_dtype if key.startswith(BLOCK_PREFIXES) else torch.float32
+            tensor = tensor.to(wanted)
+        placed[key] = tensor
+    return placed
+
+
 def build_models(
     vae_state: dict[str, torch.Tensor],
     var_state: dict[str, torch.Tensor],
     patch_nums: tuple[int, ...] | None = None,
     names: tuple[str, str] = ("VQVAE", "VAR"),
+    block_dtype: torch.dtype = torch.float32,
 ) -> tuple[VQVAE, VAR]:
     """Instantiate both models from their state dicts (configs inferred) and load strictly."""
+    vae_state, var_state = placed_state(vae_state), placed_state(var_state, block_dtype)
     var_cfg = infer_var_config(var_state, patch_nums)
     vae_cfg = infer_vqvae_config(vae_state, var_cfg.patch_nums)
     with torch.device("meta"):  # no throwaway random init; tensors are assigned below
@@ -85,7 +110,7 @@ def load_model(
 
         states.append(read_state_dict(path, progress=report))
     names = (os.path.basename(vae_path), os.path.basename(var_path))
-    vqvae, var = build_models(states[0], states[1], patch_nums, names)
+    vqvae, var = build_models(states[0], states[1], patch_nums, names, torch_dtype)
     del states
     vqvae.to(torch_device)
     var.to(torch_device)

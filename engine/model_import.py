@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.cancel import CancelToken, UserFacingError
+from engine.convert import convert_checkpoint
 from engine.model_store import (
     load_index,
     models_dir,
@@ -29,6 +30,7 @@ from engine.model_store import (
 from engine.registry import (
     T5_FILES,
     T5_REPO,
+    VAR_REPO,
     VAR_VAE,
     ModelFile,
     all_models,
@@ -500,15 +502,40 @@ def _folder_for(model_file: ModelFile) -> Path:
     return models_dir() / (users[0].id if len(users) == 1 else "shared")
 
 
+def _store(
+    source: Path,
+    dest: Path,
+    convert: str | None,
+    token: CancelToken,
+    progress: Progress | None,
+) -> tuple[Path, str | None]:
+    """Place ``source`` at ``dest`` as is, or as a converted ``.safetensors`` copy.
+
+    Returns the stored path and, for a conversion, the new file's sha256 (it differs from the
+    source's, which was checked against the hub's before).
+    """
+    if convert is None or not source.name.endswith(CHECKPOINT_SUFFIXES):
+        _place(source, dest, token, progress)
+        return dest, None
+    dest = dest.with_suffix(".safetensors")
+    if progress is not None:
+        progress(f"{source.name} -> {dest.name}", 0, 1)
+    convert_checkpoint(source, dest, convert, token)
+    return dest, sha256_of(str(dest), progress)
+
+
 def import_path(
     path: str | os.PathLike,
     progress: Progress | None = None,
     token: CancelToken | None = None,
     name: str | None = None,
+    convert: str | None = None,
 ) -> list[str]:
     """Validate and register the checkpoints under ``path``; returns the model ids they serve.
 
     ``name`` names an imported custom VAR pair (``custom-<name>``; default: the VAR file's stem).
+    ``convert`` ("keep", "fp16" or "bf16") stores VAR checkpoints as memory-mapped
+    ``.safetensors`` copies, in half precision for fp16/bf16 (half the disk and RAM).
     Models whose other files are still missing are returned too; ``model_store.status`` tells.
     """
     token = token or CancelToken()
@@ -541,7 +568,10 @@ def import_path(
         assert model_file is not None
         sha256 = _checked_sha256(item.cand, progress)
         dest = _folder_for(model_file) / _stored_name(model_file, item.cand)
-        _place(item.cand.source, dest, token, progress)
+        var_file = model_file.repo_id == VAR_REPO
+        dest, converted = _store(item.cand.source, dest, convert if var_file else None, token,
+                                 progress)  # fmt: skip
+        sha256 = converted or sha256
         size = dest.stat().st_size
         placed[id(item)] = (dest, sha256, size)
         records[model_file.key] = {
@@ -552,6 +582,7 @@ def import_path(
             "repo_id": model_file.repo_id,
             "filename": model_file.filename,
             "origin": str(item.cand.shown),
+            **({"converted": convert} if converted else {}),
         }
         touched.update(spec.id for spec in specs_using(model_file))
     customs = {}
@@ -563,14 +594,15 @@ def import_path(
                 filename = source.name
             elif isinstance(part, _Found):
                 sha256 = _checked_sha256(part.cand, progress)
-                source, size = part.cand.source, part.cand.source.stat().st_size
-                filename = part.cand.name
+                source, filename = part.cand.source, part.cand.name
             else:  # an already installed released VQVAE
                 source = Path(str(part))
                 sha256 = _recorded_sha256(source) or sha256_of(str(source), progress)
-                size, filename = source.stat().st_size, VAR_VAE.filename
+                filename = VAR_VAE.filename
             dest = models_dir() / model_id / filename
-            _place(source, dest, token, progress)
+            fresh = isinstance(part, _Found) and id(part) not in placed
+            dest, converted = _store(source, dest, convert if fresh else None, token, progress)
+            sha256, size, filename = converted or sha256, dest.stat().st_size, dest.name
             files[role] = {"path": str(dest), "sha256": sha256, "size": size, "filename": filename}
         info = var.info
         vae_info = vae.info if isinstance(vae, _Found) else {"downsample": 16}
