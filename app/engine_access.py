@@ -265,12 +265,13 @@ def import_models(
     path: str | Path,
     progress: Callable[[str, int, int], None] | None = None,
     token: CancelToken | None = None,
+    convert: str | None = None,
 ) -> list[str]:
-    """Register the checkpoints in a file or folder (validated, hard-linked or copied).
+    """Register the checkpoints in a file or folder (validated, hard-linked, copied or converted).
 
     Slow for multi-GB files on another drive: call it off the GUI thread. ``progress`` gets
     ``(file name, bytes done, bytes total)`` while files are hashed or copied.
     """
     from engine.model_import import import_path
 
-    return import_path(path, progress, token)
+    return import_path(path, progress, token, convert=convert)

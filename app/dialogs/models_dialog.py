@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -53,6 +54,12 @@ from app.settings import AppSettings
 log = logging.getLogger(__name__)
 
 UPDATES_PER_S = 10
+IMPORT_FORMATS = (
+    ("Keep files as they are", None),
+    ("Store as safetensors", "keep"),
+    ("Store as fp16 safetensors (half size)", "fp16"),
+    ("Store as bf16 safetensors (half size)", "bf16"),
+)
 MAX_WORKERS = 4  # a few downloads side by side plus an import; all wait on network or disk
 COLUMNS = (
     "Id",
@@ -121,7 +128,7 @@ def _download_work(relay: _Relay, model_id: str, token: CancelToken) -> None:
         relay.finished.emit(model_id, "done", "", "")
 
 
-def _import_work(relay: _Relay, path: str, token: CancelToken) -> None:
+def _import_work(relay: _Relay, path: str, convert: str | None, token: CancelToken) -> None:
     """Runs on a pool thread: hashing and copying multi-GB files must not freeze the window."""
     gate = _Throttle()
 
@@ -130,7 +137,7 @@ def _import_work(relay: _Relay, path: str, token: CancelToken) -> None:
             relay.import_progress.emit(name, done, total)
 
     try:
-        ids = engine_access.import_models(path, progress, token)
+        ids = engine_access.import_models(path, progress, token, convert)
     except JobCancelled:
         relay.import_finished.emit([], "cancelled", "Import cancelled.", "")
     except UserFacingError as exc:
@@ -272,6 +279,13 @@ class ModelsDialog(QDialog):
         self.import_button.setToolTip(
             "Register checkpoint files from a folder: a VQVAE + VAR pair or a hub cache copy."
         )
+        self.import_format = QComboBox(self)
+        for label, convert in IMPORT_FORMATS:
+            self.import_format.addItem(label, convert)
+        self.import_format.setToolTip(
+            "How imported VAR checkpoints are stored. Safetensors load memory-mapped (fast, no "
+            "second copy in RAM); fp16/bf16 halve disk and memory at a tiny cost in accuracy."
+        )
         for button in (
             self.download_button,
             self.cancel_button,
@@ -281,6 +295,8 @@ class ModelsDialog(QDialog):
         ):
             button.setAutoDefault(False)
             buttons.addWidget(button)
+            if button is self.import_button:
+                buttons.addWidget(self.import_format)
         buttons.addStretch(1)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         close.rejected.connect(self.reject)
@@ -516,7 +532,9 @@ class ModelsDialog(QDialog):
         text = f"Importing models from {Path(path).name}…"
         self.message.setText(text)
         self.status_message.emit(text)
-        self._pool.start(functools.partial(_import_work, self._relay, path, self._import_token))
+        convert = self.import_format.currentData()
+        work = functools.partial(_import_work, self._relay, path, convert, self._import_token)
+        self._pool.start(work)
         self._update_buttons()
 
     def _on_import_progress(self, name: str, done: int, total: int) -> None:

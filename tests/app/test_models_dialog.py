@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QTimer, QUrl
 from PySide6.QtWidgets import QProgressBar, QWidget
+from safetensors import safe_open
 
 from app.dialogs.models_dialog import DISK, MEMORY, PROGRESS, SIZE, STATUS, ModelsDialog
 from app.engine_access import CancelToken, download_model
@@ -246,6 +247,19 @@ def test_import_runs_off_the_gui_thread_and_lists_the_model(harness, qtbot, tiny
     assert harness.cell(STATUS, model_id) == "installed"
     assert dialog.import_button.isEnabled()
     assert dialog.message.text().startswith("Imported custom-")
+
+
+def test_import_can_store_half_precision_safetensors(harness, qtbot, tiny_checkpoints):
+    dialog = harness.dialog
+    harness.prompts.import_answer = str(Path(tiny_checkpoints[0]).parent)
+    dialog.import_format.setCurrentIndex(dialog.import_format.findData("fp16"))
+    with qtbot.waitSignal(dialog.imported, timeout=30_000):
+        dialog.import_button.click()
+    model_id = dialog.selected_id()
+    files = model_store.resolve_files(get_model(model_id))
+    with safe_open(files["var"], "pt") as handle:
+        assert handle.metadata()["precision"] == "fp16"
+    assert Path(files["var"]).stat().st_size < 0.55 * Path(tiny_checkpoints[1]).stat().st_size
 
 
 def test_download_refreshes_the_generate_panel(make_window, hub, qtbot):
