@@ -151,13 +151,13 @@ def _verify(args: argparse.Namespace) -> None:
     from engine.registry import all_models, get_model
 
     specs = [get_model(args.model_id)] if args.model_id else all_models()
-    specs = [s for s in specs if s.family != "demo" and status(s) != "not installed"]
+    specs = [s for s in specs if status(s) != "not installed"]
     if args.model_id and not specs:
         raise UserFacingError(f"{args.model_id} is not installed; nothing to verify.")
     bad = []
     for spec in specs:
         remote = None
-        if not args.offline and not hub_offline() and not spec.custom:
+        if not args.offline and not hub_offline() and not spec.custom and spec.published:
             remote = _remote_lookup(spec)
         for check in verify(spec, remote=remote):
             note = f" (against {check.source})" if check.source else ""

@@ -159,10 +159,16 @@ T5_FILES = (
     ),
 )
 
-DEMO_FILES = (
-    ModelFile("", "vae.safetensors", 5_600_000, None, "vae", True),
-    ModelFile("", "var.safetensors", 8_600_000, None, "var", True),
-)
+DEMO_FILES = (  # fp16 (codebook fp32); tools/train_demo.py rebuilds them, seeded
+    ModelFile(
+        "", "vae.safetensors", 2_586_718,
+        "a0074b920d3d295dc391e59a5997b2eb31ba9910dda194ab05983de570f5d417", "vae",
+    ),
+    ModelFile(
+        "", "var.safetensors", 9_279_046,
+        "8dffa69dd0012c934e04c3d6add8ff55cac275ec7653c0d91c3d6b7f2512efe2", "var",
+    ),
+)  # fmt: skip
 
 VAR_TASKS = ("generate", "inpaint", "outpaint", "edit", "upscale")
 

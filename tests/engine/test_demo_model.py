@@ -57,6 +57,30 @@ def test_shipped_files_are_small_and_documented():
     assert "evaluation" in metrics and "training" in metrics
 
 
+def test_shipped_files_are_fp16_and_verified_against_the_registry(tmp_path, monkeypatch, capsys):
+    from safetensors import safe_open
+
+    from engine.cli import main
+
+    with safe_open(VAR, "pt") as handle:
+        assert handle.metadata()["precision"] == "fp16"
+        assert handle.get_tensor("head.weight").dtype == torch.float16
+    with safe_open(VAE, "pt") as handle:
+        assert handle.get_tensor("quantize.embedding.weight").dtype == torch.float32
+    assert main(["models", "verify", "demo"]) == 0
+    assert capsys.readouterr().out.count("ok (against registry)") == 2
+
+    tampered = tmp_path / "demo"
+    tampered.mkdir()
+    (tampered / "vae.safetensors").write_bytes(VAE.read_bytes())
+    data = bytearray(VAR.read_bytes())
+    data[-1] ^= 1
+    (tampered / "var.safetensors").write_bytes(bytes(data))
+    monkeypatch.setenv("FINESCALE_DEMO_DIR", str(tampered))
+    assert main(["models", "verify", "demo"]) == 1
+    assert "mismatch" in capsys.readouterr().out
+
+
 def test_loads_through_the_normal_loader():
     model = load_model(str(VAE), str(VAR))
     assert model.patch_nums == (1, 2, 3, 4, 6, 8, 11, 16)
@@ -160,10 +184,12 @@ def test_training_runs_saves_and_reloads(tmp_path):
     export(vqvae, var, out, cfg, run)
     model = load_model(str(out / "vae.safetensors"), str(out / "var.safetensors"))
     assert model.patch_nums == cfg.patch_nums and model.resolution == 16
-    for name, module in (("vqvae", vqvae), ("var", var)):
+    for name, module in (("vqvae", vqvae), ("var", var)):  # shipped fp16, codebook fp32
         loaded = getattr(model, name).state_dict()
         for key, value in module.state_dict().items():
-            assert torch.equal(loaded[key], value), key
+            half = value.is_floating_point() and not key.startswith("quantize.")
+            expected = value.half().float() if half else value
+            assert torch.equal(loaded[key], expected), key
     image = natural_like(40, 40)
     mask = np.zeros((40, 40), bool)
     mask[10:20, 12:30] = True
