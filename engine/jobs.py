@@ -27,6 +27,7 @@ from engine.api import (
 )
 from engine.cancel import CancelToken, UserFacingError
 from engine.cancel import JobCancelled as JobCancelledError
+from engine.memory import trim_heap
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ class Engine:
             finally:
                 with self._lock:
                     self._tokens.pop(job_id, None)
+                trim_heap()
 
     def _run_one(self, job_id: str, request: Request, token: CancelToken) -> None:
         if token.cancelled:

@@ -115,9 +115,33 @@ def load_model(
     vqvae.to(torch_device)
     var.to(torch_device)
     vqvae.use_channels_last_decoder()
+    if torch_device.type == "cpu":
+        remap_untouched(vqvae, vae_path)
     if torch_dtype != torch.float32:
         var.set_block_dtype(torch_dtype)
     return LoadedModel(vqvae, var, torch_device, torch_dtype, os.path.basename(var_path))
+
+
+def remap_untouched(module: torch.nn.Module, path: str) -> None:
+    """Point tensors still laid out as in ``path`` at a fresh, untouched mapping of it.
+
+    Making the channels-last decoder copy reads the decoder's pages of the memory-mapped
+    checkpoint, and those pages stay resident for as long as any tensor points into that
+    mapping (the encoder, biases, norms). Once every such tensor uses a second, lazily mapped
+    view of the same file, the first mapping is released: ~250 MB less resident memory for the
+    released VQVAE, and the encoder's pages are only read when an in-paint needs them.
+    """
+    fresh = read_state_dict(path)
+    with torch.no_grad():
+        for key, tensor in module.state_dict(keep_vars=True).items():
+            source = fresh.get(key)
+            if (
+                source is not None
+                and source.dtype == tensor.dtype
+                and source.shape == tensor.shape
+                and source.stride() == tensor.stride()
+            ):
+                tensor.data = source
 
 
 class ModelCache:

@@ -95,3 +95,33 @@ def test_pth_and_safetensors_give_identical_models(tiny_checkpoints, tmp_path):
     a = load_model(tiny_checkpoints[0], tiny_checkpoints[1]).var.state_dict()
     b = load_model(tiny_checkpoints[0], str(pth)).var.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_no_loaded_tensor_keeps_the_first_mapping_alive(tiny_checkpoints, tmp_path):
+    """The channels-last decoder copy touched the first mapping's pages; once nothing points into
+    it, it is unmapped (the released VQVAE: ~250 MB less resident memory)."""
+    vae = tmp_path / "vae.pth"
+    torch.save(load_file(tiny_checkpoints[0]), vae)
+    first = read_state_dict(str(vae))
+    lo = min(t.untyped_storage().data_ptr() for t in first.values())
+    hi = max(t.untyped_storage().data_ptr() + t.untyped_storage().nbytes() for t in first.values())
+    assert hi - lo <= vae.stat().st_size, "torch.load(mmap=True) maps the file in one piece"
+    vqvae, _ = build_models(first, load_file(tiny_checkpoints[1]))
+    vqvae.use_channels_last_decoder()
+    from engine.model_cache import remap_untouched
+
+    remap_untouched(vqvae, str(vae))
+    inside = [k for k, t in vqvae.state_dict().items() if lo <= t.data_ptr() < hi]
+    assert inside == []
+    for key, value in vqvae.state_dict().items():
+        assert torch.equal(value, first[key]), key
+    conv = vqvae.decoder.conv_in.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+
+
+def test_heap_is_trimmed_between_jobs_on_linux():
+    import sys
+
+    from engine.memory import trim_heap
+
+    assert trim_heap() is sys.platform.startswith("linux")
