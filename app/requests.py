@@ -6,7 +6,7 @@ reach a job that is already running.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -102,15 +102,8 @@ def build_vary(
     keep_scales: int,
 ) -> InpaintRequest:
     """ "Vary details from here": keep the coarse scales of ``variation``, resample the rest."""
-    return InpaintRequest(
-        model=_model(settings),
-        image=_rgb(image),
-        mask=np.asarray(mask, bool).copy(),
-        class_label=settings.class_label,
-        samples=settings.samples,
-        sampling=settings.sampling,
-        grow_px=settings.grow_px,
-        feather_px=settings.feather_px,
+    return replace(
+        build_inpaint(settings, image, mask),
         keep_scales=keep_scales,
         base_tokens=tuple(np.asarray(t).copy() for t in variation.tokens),
     )

@@ -113,12 +113,16 @@ def paint_segment(
     if box is None:
         return None
     hit = segment_coverage(box, p0, p1, radius, hardness)
-    region = mask[box.slices]
+    _apply(mask[box.slices], hit, value)
+    return box
+
+
+def _apply(region: np.ndarray, hit: np.ndarray, value: bool) -> None:
+    """Paint (``value``) or erase the ``hit`` pixels of ``region``, in place."""
     if value:
         region |= hit
     else:
         region &= ~hit
-    return box
 
 
 def fill_rect(
@@ -149,9 +153,5 @@ def fill_polygon(
     canvas = np.zeros((box.height, box.width), np.uint8)
     cv2.fillPoly(canvas, [np.round(local).astype(np.int32)], 1, cv2.LINE_8, shift)
     hit = canvas.astype(bool)
-    region = mask[box.slices]
-    if value:
-        region |= hit
-    else:
-        region &= ~hit
+    _apply(mask[box.slices], hit, value)
     return box
