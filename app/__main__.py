@@ -1,4 +1,4 @@
-"""Start the desktop app: ``python -m app [IMAGE] [--screenshot FILE.png]``."""
+"""Start the desktop app: ``python -m app [IMAGE] [--screenshot FILE.png] [--self-test]``."""
 
 from __future__ import annotations
 
@@ -17,12 +17,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FILE.png",
         help="render the window with demo content (headless), save it and exit",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation end to end (demo model, window, one in-paint) and exit",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.screenshot:  # headless and isolated from the user's settings and autosave
+    if args.screenshot or args.self_test:  # headless, isolated from the user's data
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         os.environ["FINESCALE_DATA_DIR"] = tempfile.mkdtemp(prefix="finescale-shot-")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -39,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     apply_dark_theme(app)
     bridge = EngineBridge.create()
     try:
+        if args.self_test:
+            from app.self_test import run_self_test
+
+            return run_self_test(bridge)
         if args.screenshot:
             from app.screenshot import render_screenshot
 

@@ -1,44 +1,49 @@
-"""The headless screenshot is a real in-paint by the shipped demo model, through the real engine."""
+"""The headless screenshot and self-test: a real in-paint by the shipped demo model, through the
+real engine and the real window."""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from app.engine_access import load_image, sample_photo
 from app.engine_bridge import EngineBridge
-from app.screenshot import SAMPLES, render_screenshot, staged_window
-from engine.masks import grow_mask
+from app.screenshot import render_screenshot
+from app.self_test import run_self_test
 
 
-def test_staged_window_shows_a_finished_demo_inpaint(qtbot, data_dir):
+def run_with_engine(job):
     bridge = EngineBridge.create()  # the default runner: engine.pipelines with real models
     try:
-        window = staged_window(bridge)
-        qtbot.addWidget(window)
-        assert window.panel.current_model().demo
-        assert window.variations.count == SAMPLES
-        assert window.strip.filled_count > 0 and window.canvas.has_candidate
-
-        window.variations.apply_button.click()
-        original = load_image(sample_photo()).pixels
-        mask = window.document.mask
-        changed = np.any(window.document.image != original, axis=-1)
-        assert changed.any(), "the model painted something"
-        grown = grow_mask(mask, window.panel.grow.value())
-        assert not changed[~grown].any(), "pixels outside the (grown) mask come back bit-exact"
-        window.document.undo_stack.setClean()
+        return job(bridge)
     finally:
         bridge.shutdown()
+
+
+def test_self_test_runs_a_demo_inpaint_and_says_ok(qtbot, data_dir, capsys):
+    assert run_with_engine(run_self_test) == 0
+    out = capsys.readouterr().out
+    assert "3 variations, outside the mask bit-exact" in out
+    assert "2 files match their sha256" in out and out.rstrip().endswith("OK")
+
+
+def test_self_test_names_a_damaged_demo_model(qtbot, data_dir, tmp_path, monkeypatch, capsys):
+    from engine.model_store import demo_dir
+
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / "vae.safetensors").write_bytes((demo_dir() / "vae.safetensors").read_bytes())
+    data = bytearray((demo_dir() / "var.safetensors").read_bytes())
+    data[-1] ^= 1  # one flipped bit in a weight
+    (demo / "var.safetensors").write_bytes(bytes(data))
+    monkeypatch.setenv("FINESCALE_DEMO_DIR", str(demo))
+    assert run_with_engine(run_self_test) == 1
+    out = capsys.readouterr().out
+    assert "demo model: FAILED: demo model damaged or missing (var.safetensors: mismatch)" in out
 
 
 def test_screenshot_renders_a_populated_window(qtbot, data_dir, tmp_path):
-    bridge = EngineBridge.create()
     target = tmp_path / "shot.png"
-    try:
-        assert render_screenshot(bridge, str(target)) == 0
-    finally:
-        bridge.shutdown()
+    assert run_with_engine(lambda bridge: render_screenshot(bridge, str(target))) == 0
     pixels = np.asarray(Image.open(target).convert("RGB"))
     assert pixels.shape[0] > 600 and pixels.shape[1] > 1000
     assert pixels.std() > 20, "not a blank frame"
@@ -46,10 +51,7 @@ def test_screenshot_renders_a_populated_window(qtbot, data_dir, tmp_path):
 
 def test_a_missing_demo_model_is_a_plain_failure(qtbot, data_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FINESCALE_DEMO_DIR", str(tmp_path / "none"))
-    bridge = EngineBridge.create()
-    try:
-        assert render_screenshot(bridge, str(tmp_path / "shot.png")) == 1
-    finally:
-        bridge.shutdown()
+    target = tmp_path / "shot.png"
+    assert run_with_engine(lambda bridge: render_screenshot(bridge, str(target))) == 1
     assert "demo model is not installed" in capsys.readouterr().out
-    assert not (tmp_path / "shot.png").exists()
+    assert not target.exists()
