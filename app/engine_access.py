@@ -36,6 +36,7 @@ __all__ = [
     "download_model",
     "format_bytes",
     "grow_feather_preview",
+    "grow_mask",
     "hub_offline",
     "import_models",
     "installed_models",
@@ -48,6 +49,7 @@ __all__ = [
     "save_image",
     "sample_photo",
     "save_mask",
+    "verify_model",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,11 @@ def save_mask(mask: np.ndarray, path: str | Path) -> None:
 
 
 # -- masks -----------------------------------------------------------------------------------
+
+
+def grow_mask(mask: np.ndarray, grow_px: int) -> np.ndarray:
+    """The area a job regenerates: the painted mask grown by ``grow_px`` (a true disc)."""
+    return masks.grow_mask(mask, grow_px)
 
 
 def grow_feather_preview(mask: np.ndarray, grow_px: int, feather_px: int) -> np.ndarray:
@@ -241,6 +248,11 @@ def download_model(
     ``token.cancel()`` (the partial file stays for the next call) or ``UserFacingError``.
     """
     download.download_model(registry.get_model(model_id), progress, token)
+
+
+def verify_model(model_id: str) -> list[model_store.FileCheck]:
+    """Re-hash a model's present files against the hashes known offline (index, registry)."""
+    return model_store.verify(registry.get_model(model_id))
 
 
 def remove_model(model_id: str) -> int:

@@ -14,7 +14,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from app.engine_access import UserFacingError, load_image, sample_photo
+from app.engine_access import (
+    UserFacingError,
+    grow_mask,
+    load_image,
+    sample_photo,
+    verify_model,
+)
 from app.engine_bridge import EngineBridge
 
 
@@ -37,9 +43,7 @@ def versions() -> str:
 
 
 def check_demo_files() -> str:
-    from engine import model_store, registry
-
-    checks = model_store.verify(registry.get_model("demo"))
+    checks = verify_model("demo")
     bad = [f"{c.filename}: {c.status}" for c in checks if c.status != "ok"]
     if bad:
         raise UserFacingError("demo model damaged or missing (" + ", ".join(bad) + ")")
@@ -48,7 +52,6 @@ def check_demo_files() -> str:
 
 def check_inpaint(bridge: EngineBridge) -> str:
     from app.screenshot import staged_window
-    from engine.masks import grow_mask
 
     window = staged_window(bridge)
     try:
