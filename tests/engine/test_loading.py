@@ -34,6 +34,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the point of the test
 def test_legacy_pickle_payload_is_refused(tmp_path):
     marker = tmp_path / "pwned2"
     path = tmp_path / "old.pth"
