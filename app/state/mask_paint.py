@@ -18,48 +18,33 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from engine.compositing import Window
+
 _BAYER4 = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]]) + 0.5) / 16
 
 
-@dataclass(frozen=True)
-class Box:
-    """A pixel rectangle ``[y0, y1) x [x0, x1)``."""
-
-    y0: int
-    y1: int
-    x0: int
-    x1: int
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        return slice(self.y0, self.y1), slice(self.x0, self.x1)
-
-    @property
-    def width(self) -> int:
-        return self.x1 - self.x0
-
-    @property
-    def height(self) -> int:
-        return self.y1 - self.y0
+@dataclass(frozen=True, slots=True)
+class Box(Window):
+    """A pixel rectangle, ends exclusive: the engine's ``Window`` plus what undo records need."""
 
     def union(self, other: Box | None) -> Box:
         if other is None:
             return self
         return Box(
-            min(self.y0, other.y0), max(self.y1, other.y1),
-            min(self.x0, other.x0), max(self.x1, other.x1),
+            min(self.x0, other.x0), min(self.y0, other.y0),
+            max(self.x1, other.x1), max(self.y1, other.y1),
         )  # fmt: skip
 
     @staticmethod
     def full(shape: tuple[int, ...]) -> Box:
-        return Box(0, int(shape[0]), 0, int(shape[1]))
+        return Box(0, 0, int(shape[1]), int(shape[0]))
 
 
 def clip_box(y0: float, y1: float, x0: float, x1: float, shape: tuple[int, ...]) -> Box | None:
     """Round outward and clip to the image; None when nothing is left."""
     h, w = shape[:2]
     box = Box(
-        max(0, math.floor(y0)), min(h, math.ceil(y1)), max(0, math.floor(x0)), min(w, math.ceil(x1))
+        max(0, math.floor(x0)), max(0, math.floor(y0)), min(w, math.ceil(x1)), min(h, math.ceil(y1))
     )
     return box if box.y1 > box.y0 and box.x1 > box.x0 else None
 
@@ -70,7 +55,7 @@ def nonzero_box(mask: np.ndarray) -> Box | None:
     if not rows.any():
         return None
     ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
-    return Box(int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1)
+    return Box(int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1)
 
 
 def segment_coverage(
