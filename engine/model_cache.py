@@ -42,10 +42,8 @@ class LoadedModel:
         return self.patch_nums[-1] * self.vqvae.cfg.downsample
 
 
-BLOCK_PREFIXES = (
-    "blocks.",
-    "shared_ada_lin.",
-)  # what ``VAR.set_block_dtype`` runs in low precision
+# What ``VAR.set_block_dtype`` runs in low precision.
+BLOCK_PREFIXES = ("blocks.", "shared_ada_lin.")
 
 
 def placed_state(
@@ -129,8 +127,9 @@ def remap_untouched(module: torch.nn.Module, path: str) -> None:
     Making a copy (the channels-last decoder, bf16 blocks) reads the copied tensors' pages of the
     memory-mapped checkpoint, and those pages stay resident for as long as any tensor points
     into that mapping (the encoder, biases, embeddings). Once every such tensor uses a second,
-    lazily mapped view of the same file, the first mapping is released: ~250 MB less resident
-    memory for the released VQVAE, ~1.1 GB for VAR-d16 in bf16.
+    lazily mapped view of the same file, the first mapping is released. Measured: 247 MiB less
+    resident for the released VQVAE; 2452 -> 1052 MiB resident after loading VAR-d16 in bf16
+    (the load's own transient peak is unchanged).
     """
     fresh = read_state_dict(path)
     with torch.no_grad():
