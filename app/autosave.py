@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from app.state.document import Document
+from app.state.history import SavedHistory, capture
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Recovered:
     mask: np.ndarray
     source_path: str | None
     save_path: str | None
+    history: SavedHistory
 
     @property
     def description(self) -> str:
@@ -44,11 +46,16 @@ def autosave_path(folder: Path) -> Path:
     return Path(folder) / FILE_NAME
 
 
-def write_atomically(path: Path, image: np.ndarray, mask: np.ndarray, meta: dict) -> None:
+def write_atomically(
+    path: Path, image: np.ndarray, mask: np.ndarray, meta: dict, history: SavedHistory
+) -> None:
     temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    meta = {**meta, "history": history.meta}
     try:
         with open(temp, "wb") as handle:
-            np.savez(handle, image=image, mask=mask, meta=np.array(json.dumps(meta)))
+            np.savez(
+                handle, image=image, mask=mask, meta=np.array(json.dumps(meta)), **history.arrays
+            )
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
@@ -64,11 +71,14 @@ def read_autosave(folder: Path) -> Recovered | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
+            arrays = {name: data[name] for name in data.files if name.startswith("h")}
+            history = SavedHistory(meta.get("history") or {"index": 0, "commands": []}, arrays)
             return Recovered(
                 data["image"].copy(),
                 data["mask"].astype(bool),
                 meta.get("source"),
                 meta.get("saved"),
+                history,
             )
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring unreadable autosave %s: %s", path, exc)
@@ -107,10 +117,11 @@ class Autosaver(QObject):
             "saved": str(doc.save_path) if doc.save_path else None,
         }
         image, mask, path = doc.image, doc.mask.copy(), self.path
+        history = capture(doc)
 
         def write() -> None:
             try:
-                write_atomically(path, image, mask, meta)
+                write_atomically(path, image, mask, meta, history)
             except OSError as exc:
                 log.warning("autosave failed: %s", exc)
                 self.failed.emit(str(exc))

@@ -38,6 +38,7 @@ from app.job_controller import JobController
 from app.models_controller import ModelsController
 from app.prompts import Prompts
 from app.settings import AppSettings
+from app.state import history
 from app.state.document import Document
 from app.state.tool_settings import ToolSettings
 from app.widgets.canvas import Canvas
@@ -225,10 +226,13 @@ class MainWindow(QMainWindow):
             self.autosaver.discard()
             return False
         source = Path(recovered.source_path) if recovered.source_path else None
-        self.document.load(recovered.image, source, mask=recovered.mask, modified=True)
+        with_history = history.restore(
+            self.document, recovered.image, recovered.mask, recovered.history, source
+        )
         if recovered.save_path:
             self.document.save_path = Path(recovered.save_path)
-        self.show_message(f"Restored {recovered.description}. Save it to keep it.")
+        undo = " with its undo history" if with_history else ""
+        self.show_message(f"Restored {recovered.description}{undo}. Save it to keep it.")
         return True
 
     # -- slots ------------------------------------------------------------------------------------

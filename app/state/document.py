@@ -20,49 +20,59 @@ from app.state.mask_paint import Box, fill_polygon, fill_rect, nonzero_box, pain
 class MaskEdit(QUndoCommand):
     """One mask edit: the box and its pixels before and after."""
 
+    kind = "mask"
+
     def __init__(self, doc: Document, box: Box, before: np.ndarray, after: np.ndarray, text: str):
         super().__init__(text)
-        self._doc, self._box, self._before, self._after = doc, box, before, after
+        self._doc, self.box, self.before, self.after = doc, box, before, after
 
     def redo(self) -> None:
-        self._doc._write_mask(self._box, self._after)
+        self._doc._write_mask(self.box, self.after)
 
     def undo(self) -> None:
-        self._doc._write_mask(self._box, self._before)
+        self._doc._write_mask(self.box, self.before)
 
 
 class ImageEdit(QUndoCommand):
-    """Replacing the image (applying a result). Same size: only the changed box is kept."""
+    """Replacing the image (applying a result). Same size: only the changed box is kept.
 
-    def __init__(self, doc: Document, image: np.ndarray, mask: np.ndarray, text: str):
+    ``before``/``after`` are ``(image, mask)`` pairs: box-sized when ``box`` is set, whole
+    arrays when the size changed (out-painting).
+    """
+
+    kind = "image"
+
+    def __init__(self, doc: Document, box: Box | None, before: tuple, after: tuple, text: str):
         super().__init__(text)
-        self._doc = doc
+        self._doc, self.box, self.before, self.after = doc, box, before, after
+
+    @classmethod
+    def between(cls, doc: Document, image: np.ndarray, mask: np.ndarray, text: str) -> ImageEdit:
+        """The edit from the document's current image and mask to ``image`` and ``mask``."""
         old_image, old_mask = doc.image, doc.mask
-        self._box: Box | None = None
         if old_image is not None and old_image.shape == image.shape:
             changed = np.any(old_image != image, axis=-1) if image.ndim == 3 else old_image != image
-            self._box = nonzero_box(changed | (old_mask != mask)) or Box(0, 0, 0, 0)
-            self._before = (old_image[self._box.slices].copy(), old_mask[self._box.slices].copy())
-            self._after = (image[self._box.slices].copy(), mask[self._box.slices].copy())
-        else:
-            self._before = (old_image, None if old_mask is None else old_mask.copy())
-            self._after = (image, mask.copy())
+            box = nonzero_box(changed | (old_mask != mask)) or Box(0, 0, 0, 0)
+            before = (old_image[box.slices].copy(), old_mask[box.slices].copy())
+            return cls(doc, box, before, (image[box.slices].copy(), mask[box.slices].copy()), text)
+        before = (old_image, None if old_mask is None else old_mask.copy())
+        return cls(doc, None, before, (image, mask.copy()), text)
 
     def _apply(self, state: tuple[np.ndarray | None, np.ndarray | None]) -> None:
-        if self._box is None:
+        if self.box is None:
             self._doc._replace(state[0], state[1])
             return
         image = self._doc.image.copy()
         mask = self._doc.mask.copy()
-        image[self._box.slices] = state[0]
-        mask[self._box.slices] = state[1]
+        image[self.box.slices] = state[0]
+        mask[self.box.slices] = state[1]
         self._doc._replace(image, mask)
 
     def redo(self) -> None:
-        self._apply(self._after)
+        self._apply(self.after)
 
     def undo(self) -> None:
-        self._apply(self._before)
+        self._apply(self.before)
 
 
 class Document(QObject):
@@ -146,7 +156,7 @@ class Document(QObject):
         if self.image is None:
             self.load(image, mask=mask, modified=True)
             return
-        self.undo_stack.push(ImageEdit(self, np.ascontiguousarray(image), mask, text))
+        self.undo_stack.push(ImageEdit.between(self, np.ascontiguousarray(image), mask, text))
 
     # -- mask strokes -----------------------------------------------------------------------
 

@@ -30,10 +30,77 @@ def test_autosave_then_crash_offers_restore_and_restores(make_window, qtbot, dat
     np.testing.assert_array_equal(window.document.image, edited)
     np.testing.assert_array_equal(window.document.mask, mask)
     assert window.document.is_modified, "restored work still needs saving"
+    assert "with its undo history" in window.statusBar().currentMessage()
+
+    # The undo history came back too: step back through the result and the rectangle.
+    stack = window.document.undo_stack
+    assert [stack.text(i) for i in range(stack.count())] == ["Rectangle", "Apply variation 1"]
+    stack.undo()
+    np.testing.assert_array_equal(window.document.image, image)
+    assert window.document.mask[4:16, 4:20].all()
+    stack.undo()
+    assert not window.document.mask.any()
+    stack.redo()
+    stack.redo()
+    np.testing.assert_array_equal(window.document.image, edited)
 
     assert window.close()  # clean exit (scripted: discard)
     assert not path.exists()
     crashed.deleteLater()
+
+
+def test_history_keeps_the_redo_side_and_drops_the_oldest_over_budget(make_window, qtbot):
+    from app.state.history import capture, restore
+
+    window = make_window()
+    doc = window.document
+    image = gradient_image(64, 48)
+    doc.load(image)
+    for i in range(4):
+        doc.fill_rect((4 * i, 0), (4 * i + 3, 10), True)
+    doc.apply_image(np.full_like(image, 7), "Apply variation 1")
+    doc.undo_stack.undo()  # the result is on the redo side
+    current_image, current_mask = doc.image.copy(), doc.mask.copy()
+
+    commands = [doc.undo_stack.command(i) for i in range(doc.undo_stack.count())]
+    newest_three = sum(a.nbytes for c in commands[2:] for a in _arrays(c))
+    kept = capture(doc, budget=newest_three)  # the result and the last 2 strokes fit
+    assert [c["kind"] for c in kept.meta["commands"]] == ["mask", "mask", "image"]
+    assert kept.meta["index"] == 2
+
+    other = make_window()
+    assert restore(other.document, current_image, current_mask, kept, None)
+    stack = other.document.undo_stack
+    assert stack.count() == 3 and stack.index() == 2
+    np.testing.assert_array_equal(other.document.mask, current_mask)
+    stack.redo()
+    assert (other.document.image == 7).all(), "the undone result can still be redone"
+    stack.undo()
+    stack.undo()
+    stack.undo()
+    assert other.document.mask[0:10, 0:3].all() and other.document.mask[0:10, 4:7].all()
+    assert not other.document.mask[0:10, 8:11].any(), "the older strokes start the history"
+
+
+def _arrays(command) -> list[np.ndarray]:
+    if command.kind == "mask":
+        return [command.before, command.after]
+    return [*command.before, *command.after]
+
+
+def test_a_history_that_does_not_replay_falls_back_to_the_pixels(make_window):
+    from app.state.history import SavedHistory, restore
+
+    window = make_window()
+    image = gradient_image(32, 24)
+    mask = np.zeros((24, 32), bool)
+    bogus = SavedHistory(
+        {"index": 1, "commands": [{"kind": "mask", "text": "x", "box": [0, 0, 4, 4]}]},
+        {"h0_before": np.ones((4, 4), bool), "h0_after": np.ones((4, 4), bool)},
+    )
+    assert not restore(window.document, image, mask, bogus, None)
+    np.testing.assert_array_equal(window.document.image, image)
+    assert window.document.undo_stack.count() == 0 and window.document.is_modified
 
 
 def test_declining_restore_deletes_the_autosave(make_window, qtbot, data_dir):

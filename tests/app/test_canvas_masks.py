@@ -56,9 +56,9 @@ def test_undo_record_holds_only_the_changed_box(window):
     window.tools.set_size(6)
     drag(window.canvas, [(10, 10), (20, 12)])
     command = doc.undo_stack.command(0)
-    box: Box = command._box
+    box: Box = command.box
     assert box.width <= 20 + 6 and box.height <= 12, box
-    assert command._before.shape == (box.height, box.width)
+    assert command.before.shape == (box.height, box.width)
 
 
 def test_eraser_rectangle_lasso_invert_clear(window):
