@@ -90,6 +90,8 @@ class JobController(QObject):
 
         panel.generate_requested.connect(self.generate)
         panel.mode_changed.connect(lambda _m: self.update_blocker())
+        panel.mode_changed.connect(lambda mode: canvas.set_outpaint_mode(mode == "outpaint"))
+        canvas.set_outpaint_mode(panel.mode() == "outpaint")
         strip.cancel_requested.connect(self.cancel)
         variations.selected.connect(self.show_variation)
         variations.apply_requested.connect(self.apply)
@@ -144,7 +146,9 @@ class JobController(QObject):
             request = build_inpaint(settings, doc.image, doc.mask)
             job = _Job("inpaint", settings, doc.image, doc.mask.copy(), QPointF(), self._rect())
         elif settings.mode == "outpaint":
-            sides = self._prompts.outpaint_sides(self._window, width, height)
+            sides = self._canvas.outpaint_sides() or self._prompts.outpaint_sides(
+                self._window, width, height
+            )  # dragged edges, else the dialog
             if sides is None:
                 return
             request = build_outpaint(

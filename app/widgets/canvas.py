@@ -32,10 +32,12 @@ from PySide6.QtWidgets import (
 
 from app import engine_access
 from app.imaging import to_pixmap
+from app.prompts import Sides
 from app.state.document import Document
 from app.state.tool_settings import ToolSettings
 from app.widgets.canvas_items import CandidateItem, MaskOverlayItem, PreviewItem
 from app.widgets.mask_tools import MaskToolController
+from app.widgets.outpaint_frame import MAX_FACTOR, OutpaintFrame
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 ZOOM_STEP = 1.25
@@ -55,6 +57,7 @@ def _checker_brush() -> QBrush:
 class Canvas(QGraphicsView):
     zoom_changed = Signal(float)  # percent: image pixels to screen pixels
     pointer_moved = Signal(int, int)  # image pixel under the pointer
+    outpaint_changed = Signal()  # an edge was dragged (out-paint mode)
 
     def __init__(self, document: Document, tools: ToolSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -86,6 +89,7 @@ class Canvas(QGraphicsView):
         self._space = False
         self._show_original = False
         self._fitted_size: tuple[int, int] | None = None
+        self._outpaint: OutpaintFrame | None = None  # set while the mode is Out-paint
         self._grow_timer = QTimer(self, singleShot=True, interval=120)
         self._grow_timer.timeout.connect(self._refresh_grow_preview)
 
@@ -176,6 +180,19 @@ class Canvas(QGraphicsView):
         self._candidate.setVisible(self.has_candidate and not show)
         self._mask_item.setVisible(not show and not self.has_candidate)
 
+    def set_outpaint_mode(self, on: bool) -> None:
+        """Out-paint mode: the picture's edges can be dragged outward to extend it."""
+        self._outpaint = OutpaintFrame(*self._doc.size) if on else None
+        self.viewport().update()
+
+    def outpaint_sides(self) -> Sides | None:
+        return None if self._outpaint is None else self._outpaint.sides()
+
+    def reset_outpaint(self) -> None:
+        if self._outpaint is not None:
+            self._outpaint.reset(*self._doc.size)
+            self.viewport().update()
+
     def set_preview(self, pixmap: QPixmap, target: QRectF) -> None:
         self._preview.show_preview(pixmap, target)
 
@@ -189,6 +206,7 @@ class Canvas(QGraphicsView):
     # -- document and settings ----------------------------------------------------------------
 
     def _on_image_replaced(self) -> None:
+        self.reset_outpaint()
         image = self._doc.image
         if image is None:
             self._image_item.setPixmap(QPixmap())
@@ -246,7 +264,7 @@ class Canvas(QGraphicsView):
 
     def _update_scene_rect(self) -> None:
         rect = self._content_rect()
-        margin = max(rect.width(), rect.height(), 256) * 0.5
+        margin = max(rect.width(), rect.height(), 256) * max(0.5, MAX_FACTOR)  # room to out-paint
         self.setSceneRect(rect.adjusted(-margin, -margin, margin, margin))
 
     def _update_sampling(self) -> None:
@@ -271,6 +289,8 @@ class Canvas(QGraphicsView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         """An empty canvas says how to start instead of staying blank."""
+        if self._outpaint is not None and self._doc.has_image and not self.has_candidate:
+            self._draw_outpaint_frame(painter)
         if self._doc.has_image or self.has_candidate:
             return
         painter.save()
@@ -284,6 +304,23 @@ class Canvas(QGraphicsView):
             Qt.AlignmentFlag.AlignCenter,
             "Open an image (Ctrl+O) or drop one here",
         )
+        painter.restore()
+
+    def _draw_outpaint_frame(self, painter: QPainter) -> None:
+        """The extended canvas as a dashed frame with a grip on each edge."""
+        x0, y0, x1, y1 = self._outpaint.bounds()
+        area = self.viewportTransform().mapRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(_cosmetic_pen(QColor(255, 255, 255), dashed=True))
+        painter.drawRect(area)
+        painter.setBrush(QColor(255, 255, 255))
+        grips = (
+            QPointF(area.left(), area.center().y()), QPointF(area.right(), area.center().y()),
+            QPointF(area.center().x(), area.top()), QPointF(area.center().x(), area.bottom()),
+        )  # fmt: skip
+        for grip in grips:
+            painter.drawRect(QRectF(grip.x() - 4, grip.y() - 4, 8, 8))
         painter.restore()
 
     # -- input ----------------------------------------------------------------------------------
@@ -306,6 +343,12 @@ class Canvas(QGraphicsView):
             return
         if event.button() == Qt.MouseButton.LeftButton:
             point = self.map_to_image(event.position())
+            frame = self._outpaint
+            if frame is not None and not self.has_candidate:
+                frame.dragging = frame.edge_at(point.x(), point.y(), self.zoom)
+                if frame.dragging:
+                    event.accept()
+                    return
             if self._controller.press(point, event.modifiers()):
                 event.accept()
                 return
@@ -321,8 +364,15 @@ class Canvas(QGraphicsView):
             v.setValue(v.value() - round(delta.y()))
             event.accept()
             return
+        if self._outpaint is not None and self._outpaint.dragging:
+            self._outpaint.drag_to(point.x(), point.y())
+            self.viewport().update()
+            self.outpaint_changed.emit()
+            event.accept()
+            return
         self._controller.move(point)
         self._update_cursor(point)
+        self._update_edge_cursor(point)
         self.pointer_moved.emit(int(np.floor(point.x())), int(np.floor(point.y())))
         super().mouseMoveEvent(event)
 
@@ -335,6 +385,11 @@ class Canvas(QGraphicsView):
             self.viewport().setCursor(
                 Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor
             )
+            event.accept()
+            return
+        frame = self._outpaint
+        if event.button() == Qt.MouseButton.LeftButton and frame is not None and frame.dragging:
+            frame.dragging = None
             event.accept()
             return
         if event.button() == Qt.MouseButton.LeftButton and self._controller.active:
@@ -397,6 +452,18 @@ class Canvas(QGraphicsView):
         r = self._tools.size / 2
         self._cursor.setRect(QRectF(point.x() - r, point.y() - r, 2 * r, 2 * r))
         self._cursor.show()
+
+    def _update_edge_cursor(self, point: QPointF) -> None:
+        """In out-paint mode a resize cursor shows where an edge can be grabbed."""
+        frame = self._outpaint
+        edge = None if frame is None else frame.edge_at(point.x(), point.y(), self.zoom)
+        shapes = Qt.CursorShape
+        if edge is None:
+            if not self._space and self._pan_from is None:
+                self.viewport().setCursor(shapes.CrossCursor)
+            return
+        horizontal = edge in ("left", "right")
+        self.viewport().setCursor(shapes.SizeHorCursor if horizontal else shapes.SizeVerCursor)
 
     def _show_shape(self, path: QPainterPath | None) -> None:
         self._shape.setPath(path or QPainterPath())

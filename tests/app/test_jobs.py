@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QPointF, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.engine_access import ModelEntry
@@ -245,3 +245,36 @@ def test_empty_mask_blocks_inpaint_with_a_hint(make_window):
 
 def test_result_colour_marks_masked_pixels():
     assert result_color(3).shape == (3,)
+
+
+def test_dragging_an_edge_outward_sets_the_outpaint_size(make_window, qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    prompts = ScriptedPrompts()
+    runner = ScaleRunner()
+    window = make_window(runner=runner, prompts=prompts)
+    window.document.load(gradient_image(96, 64))
+    window.panel.set_mode("outpaint")
+    canvas = window.canvas
+    qtbot.wait(10)  # the fit-to-window after loading runs first
+    canvas.set_zoom(2.0)
+    edge = canvas.viewportTransform().map(QPointF(96, 32)).toPoint()  # right edge, on screen
+    viewport = canvas.viewport()
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, edge)
+    QTest.mouseMove(viewport, edge + QPoint(30, 0))
+    QTest.mouseMove(viewport, edge + QPoint(60, 5))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       edge + QPoint(60, 5))  # fmt: skip
+    sides = canvas.outpaint_sides()
+    assert sides is not None and abs(sides.right - 30) <= 1, "60 screen px at 200 % = 30 px"
+    assert (sides.left, sides.top, sides.bottom) == (0, 0, 0)
+    assert not window.document.mask.any(), "dragging the frame paints no mask"
+
+    run_job(window, qtbot)
+    request = runner.requests[-1]
+    assert isinstance(request, OutpaintRequest) and request.right == sides.right
+    assert not any(question[0] == "outpaint" for question in prompts.asked), "no dialog"
+    window.variations.apply_button.click()
+    assert window.document.size == (96 + sides.right, 64)
+    assert canvas.outpaint_sides() is None, "the frame starts again at the new edges"
