@@ -456,7 +456,9 @@ class Canvas(QGraphicsView):
     def _update_edge_cursor(self, point: QPointF) -> None:
         """In out-paint mode a resize cursor shows where an edge can be grabbed."""
         frame = self._outpaint
-        edge = None if frame is None else frame.edge_at(point.x(), point.y(), self.zoom)
+        if frame is None:  # other modes keep whatever cursor their tool set
+            return
+        edge = frame.edge_at(point.x(), point.y(), self.zoom)
         shapes = Qt.CursorShape
         if edge is None:
             if not self._space and self._pan_from is None:
