@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.api import UNCONDITIONAL_CLASS, ModelChoice
 from engine.imaging import imageio, masks
+from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
 from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
 from engine.store import catalogue, download, installed, locations, registry, removal, verify
@@ -34,7 +35,9 @@ __all__ = [
     "ModelRow",
     "Picture",
     "UserFacingError",
+    "Window",
     "download_model",
+    "engine_versions",
     "format_bytes",
     "grow_feather_preview",
     "grow_mask",
@@ -187,6 +190,13 @@ def installed_models() -> list[ModelEntry]:
     except Exception:  # a broken model index must not take the GUI down
         log.exception("listing models failed")
     return entries + list(QUICK_FILLS)
+
+
+def engine_versions() -> tuple[str, bool]:
+    """torch's version and whether CUDA is usable (imports torch: for the self-test only)."""
+    import torch
+
+    return torch.__version__, torch.cuda.is_available()
 
 
 def memory_device(device: str) -> str:
