@@ -27,6 +27,7 @@ from engine.capabilities import FAMILIES, TASKS, TaskDefaults, task_defaults, wh
 from engine.imaging import imageio, masks
 from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
+from engine.imaging.thumbnail import thumbnail
 from engine.runtime.cancel import UserFacingError
 from engine.store import catalogue, installed, locations, registry, removal, verify
 from engine.store.download import format_bytes
@@ -67,6 +68,7 @@ __all__ = [
     "save_image",
     "sample_photo",
     "task_defaults",
+    "thumbnail",
     "why_not",
     "save_mask",
     "verify_model",
