@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from engine.models.infinity.bsq_vae import bits_to_codes, up_to
 from engine.models.infinity.config import Grid
 from engine.models.infinity.transformer import InfinityTransformer, TextCondition
-from engine.sampling import draw, top_k_top_p_
+from engine.samplers.filtering import draw, top_k_top_p_
 
 # (scale index, bits (1, h*w, d), codes (1, h*w, d)) -> what to feed forward; VAE-grid order.
 BitOverride = Callable[[int, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]

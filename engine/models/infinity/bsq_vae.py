@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 
 # Infinity's h/w = 1 token grids (utils/dynamic_resolution.py); a schedule is a prefix of it.
 SQUARE_SIDES = (1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64)

@@ -14,7 +14,7 @@ import os
 
 import torch
 
-from engine.loading import Progress, load_strict, read_state_dict
+from engine.store.checkpoint import Progress, load_strict, read_state_dict
 from engine.models.infinity.bsq_vae import BSQVae, canonical_vae_state, infer_vae_config
 from engine.models.infinity.config import TEXT_MAXLEN, infer_config
 from engine.models.infinity.transformer import InfinityTransformer

@@ -12,7 +12,7 @@ import os
 
 import torch
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 
 MAX_TOKENS = 512
 

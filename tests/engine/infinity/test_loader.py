@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 from engine.models.infinity.bsq_vae import VaeConfig
 from engine.models.infinity.loader import (
     build_transformer,

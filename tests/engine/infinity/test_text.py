@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 from engine.models.infinity.text import T5TextEncoder
 from tests.engine.infinity.recipes import PROMPT, fixture_tensors, write_t5_folder
 
