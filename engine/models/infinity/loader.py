@@ -14,10 +14,10 @@ import os
 
 import torch
 
-from engine.store.checkpoint import Progress, load_strict, read_state_dict
 from engine.models.infinity.bsq_vae import BSQVae, canonical_vae_state, infer_vae_config
 from engine.models.infinity.config import TEXT_MAXLEN, infer_config
 from engine.models.infinity.transformer import InfinityTransformer
+from engine.store.checkpoint import Progress, load_strict, read_state_dict
 
 # Buffers the reference drops from a checkpoint before loading (derived, never learned).
 _DERIVED = ("lvl_1L", "attn_bias_for_masking", "Infinity_visible_kvlen", "Infinity_invisible_qlen")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.runtime.cancel import UserFacingError
 from engine.models.infinity.bsq_vae import VaeConfig
 from engine.models.infinity.loader import (
     build_transformer,
@@ -14,6 +13,7 @@ from engine.models.infinity.loader import (
     load_vae,
 )
 from engine.models.infinity.pixels import source_tokens
+from engine.runtime.cancel import UserFacingError
 from engine.samplers.bitwise import BitwiseSettings, sample_bits
 from tests.engine.infinity.random_models import (
     random_transformer_state,

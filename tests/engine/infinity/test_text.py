@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.runtime.cancel import UserFacingError
 from engine.models.infinity.text import T5TextEncoder
+from engine.runtime.cancel import UserFacingError
 from tests.engine.infinity.recipes import PROMPT, fixture_tensors, write_t5_folder
 
 
