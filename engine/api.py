@@ -43,6 +43,7 @@ class Sampling:
     top_p: float = 0.96
     smooth: bool = False  # VAR's ``more_smooth`` Gumbel mixture
     seed: int = 0
+    tau: float = 1.0  # softmax temperature of bitwise families (Infinity); VAR has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,29 @@ class OutpaintRequest:
     color_match: bool = True
 
 
-Request = GenerateRequest | InpaintRequest | OutpaintRequest
+@dataclass(frozen=True, slots=True)
+class EditRequest:
+    """Edit ``image`` by a text ``instruction`` (VAREdit); optionally only where ``mask`` is True.
+
+    Without a mask the whole picture is edited (padded to a square like the reference, then
+    cropped back); with one, tokens outside it are teacher-forced from the source and every
+    pixel outside the grown mask comes back bit-exact.
+    """
+
+    model: ModelChoice
+    image: np.ndarray
+    instruction: str
+    mask: np.ndarray | None = None
+    grow_px: int = 8
+    feather_px: int = 8
+    samples: int = 1
+    # VAREdit's demo settings (infer.generate_image / the Gradio app).
+    sampling: Sampling = field(
+        default_factory=lambda: Sampling(cfg=4.0, top_k=900, top_p=0.97, tau=0.5)
+    )
+
+
+Request = GenerateRequest | InpaintRequest | OutpaintRequest | EditRequest
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from engine.api import GenerateRequest, InpaintRequest, JobResult, OutpaintRequest, Request
+from engine.api import (
+    EditRequest,
+    GenerateRequest,
+    InpaintRequest,
+    JobResult,
+    OutpaintRequest,
+    Request,
+)
 from engine.runtime.jobs import JobContext
 
 
@@ -20,4 +27,8 @@ def run_request(request: Request, ctx: JobContext) -> JobResult:
         from engine.pipelines.outpaint import run_outpaint
 
         return run_outpaint(request, ctx)
+    if isinstance(request, EditRequest):
+        from engine.pipelines.edit import run_edit
+
+        return run_edit(request, ctx)
     raise TypeError(f"no pipeline for {type(request).__name__}")

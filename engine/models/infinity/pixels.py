@@ -12,7 +12,7 @@ from engine.models.infinity.config import Grid
 
 def image_to_input(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float32: ``to_tensor`` (/255) then ``x + x - 1``."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).to(device)
+    x = torch.from_numpy(np.array(rgb[..., :3], dtype=np.uint8)).to(device)  # owned, writable
     x = x.permute(2, 0, 1).float().div(255)
     return x.add(x).add_(-1)[None]
 

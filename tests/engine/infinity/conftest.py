@@ -37,3 +37,29 @@ def source_rgb() -> np.ndarray:
 def _no_grad():
     with torch.inference_mode():
         yield
+
+
+@pytest.fixture(scope="session")
+def t5_folder(tmp_path_factory):
+    from tests.engine.infinity.recipes import write_t5_folder
+
+    return write_t5_folder(tmp_path_factory.mktemp("t5"))
+
+
+@pytest.fixture(scope="session")
+def edit_files(released_pth, t5_folder) -> dict[str, str]:
+    transformer_path, vae_path = released_pth
+    return {
+        "transformer": str(transformer_path),
+        "vae": str(vae_path),
+        "text_encoder": str(t5_folder),
+    }
+
+
+@pytest.fixture(scope="session")
+def edit_model(edit_files):
+    """The tiny VAREdit through the family loader, at 256 px (the fixture's 0.06M schedule)."""
+    from engine.models.infinity.config import SQUARE_SIDES
+    from engine.models.infinity.loader import load_varedit_files
+
+    return load_varedit_files(edit_files, patch_nums=SQUARE_SIDES[:7])

@@ -7,12 +7,7 @@ import torch
 
 from engine.models.infinity.text import T5TextEncoder
 from engine.runtime.cancel import UserFacingError
-from tests.engine.infinity.recipes import PROMPT, fixture_tensors, write_t5_folder
-
-
-@pytest.fixture(scope="module")
-def t5_folder(tmp_path_factory):
-    return write_t5_folder(tmp_path_factory.mktemp("t5"))
+from tests.engine.infinity.recipes import PROMPT, fixture_tensors
 
 
 def test_tokens_and_features_match_the_reference(t5_folder):

@@ -1,0 +1,57 @@
+"""VAREdit behind the family protocol: same bits as the reference, teacher forcing, previews."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from engine.api import Sampling
+from engine.models.family import Condition, FamilyModel
+from tests.engine.infinity.recipes import FIXTURES, PROMPT, fixture_tensors
+
+REFERENCE_SAMPLING = Sampling(cfg=4.0, top_k=900, top_p=0.97, tau=0.5)
+
+
+def test_protocol_and_schedule(edit_model):
+    assert isinstance(edit_model, FamilyModel)
+    assert edit_model.resolution == 256
+    assert edit_model.schedule == tuple((s, s) for s in (1, 2, 4, 6, 8, 12, 16))
+
+
+def test_full_path_with_t5_gives_the_reference_edit(edit_model, source_rgb):
+    """Tokenizer + T5 folder + transformer + VAE: the fixture's bits and PNG."""
+    ref = fixture_tensors("edit_cfg4_tau0.5_seed42.safetensors")
+    condition = Condition(text=PROMPT, reference=source_rgb)
+    seen: list[int] = []
+    sampled = edit_model.sample(
+        condition, REFERENCE_SAMPLING, 42, on_scale=lambda si, latent: seen.append(si)
+    )
+    assert seen == list(range(7))
+    for si, bits in enumerate(sampled.tokens):
+        assert torch.equal(bits, ref[f"bits_{si}"].reshape(1, -1, 32)), f"scale {si}"
+    image = edit_model.decode(sampled.latent).astype(np.int16)
+    golden = np.asarray(Image.open(FIXTURES / "edit_cfg4_tau0.5_seed42_output.png"))
+    diff = np.abs(image - golden.astype(np.int16))
+    assert diff.max() <= 1 and diff.any(axis=-1).mean() <= 0.005
+
+
+def test_teacher_forcing_everything_reproduces_the_source_tokens(edit_model, source_rgb):
+    tokens = edit_model.encode_tokens(source_rgb)
+    assert [tuple(t.shape) for t in tokens] == [(1, s * s, 32) for s in (1, 2, 4, 6, 8, 12, 16)]
+    keep = [torch.ones(1, t.shape[1], dtype=torch.bool) for t in tokens]
+    override = edit_model.teacher_force(tokens, keep)
+    sampled = edit_model.sample(
+        Condition(text="make it red", reference=source_rgb),
+        REFERENCE_SAMPLING,
+        3,
+        override=override,
+    )
+    assert all(torch.equal(a, b) for a, b in zip(sampled.tokens, tokens, strict=True))
+
+
+def test_previews_are_small_and_cheap(edit_model, source_rgb):
+    latent = torch.zeros(1, 32, 16, 16)
+    assert edit_model.preview(latent, 2).shape == (32, 32, 3)  # half of 4x4 tokens, x16 px
+    assert edit_model.preview(latent, 0).shape == (16, 16, 3)
+    assert edit_model.memory_bytes() > 0
