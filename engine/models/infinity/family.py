@@ -8,7 +8,7 @@ T5 features are kept for the last text, so variations of one edit encode it once
 
 from __future__ import annotations
 
-import math
+import hashlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from engine.api import Sampling
 from engine.models.family import Condition, Grid, LatentCallback, Sampled
-from engine.models.infinity.bsq_vae import BSQVae, bits_to_codes
+from engine.models.infinity.bsq_vae import BSQVae, bits_to_codes, up_to
 from engine.models.infinity.config import square_schedule
 from engine.models.infinity.pixels import decoded_to_uint8, image_to_input, source_tokens
 from engine.models.infinity.text import T5TextEncoder
@@ -26,7 +26,17 @@ from engine.runtime.cancel import UserFacingError
 from engine.samplers.bitwise import BitwiseSettings, sample_bits, vae_grids
 from engine.samplers.hooks import TokenOverride
 
-PREVIEW_GRID_RATIO = 0.5  # previews decode the latent pooled to half the scale's grid
+PREVIEW_CELL_PX = 4  # preview pixels per latent cell
+
+
+def fit_preview_map(latent: torch.Tensor, rgb: np.ndarray) -> torch.Tensor:
+    """A least-squares affine map (d + 1, 3) from latent channels to RGB in [0, 1], fitted on
+    the source image's own latent: a per-edit "decoder" for previews at ~0 cost."""
+    d, h, w = latent.shape[1:]
+    target = torch.from_numpy(np.array(rgb[..., :3], dtype=np.float32) / 255).permute(2, 0, 1)
+    target = F.interpolate(target[None], size=(h, w), mode="area")[0].reshape(3, -1).T
+    features = torch.cat((latent[0].reshape(d, -1).T.float().cpu(), torch.ones(h * w, 1)), 1)
+    return torch.linalg.lstsq(features, target).solution
 
 
 def bit_teacher_force(
@@ -42,6 +52,15 @@ def bit_teacher_force(
         return fed, torch.where(mask, bits_to_codes(src).to(codes.dtype), codes)
 
     return apply
+
+
+def _summed_codes(bits: Sequence[torch.Tensor], grids: Sequence[Grid]) -> torch.Tensor:
+    """The latent of per-scale bits: their codes summed on the finest grid (as the sampler)."""
+    latent = 0
+    for tokens, grid in zip(bits, grids, strict=True):
+        codes = bits_to_codes(tokens).transpose(1, 2).reshape(1, -1, *grid)
+        latent = latent + (codes if tuple(grid) == tuple(grids[-1]) else up_to(codes, grids[-1]))
+    return latent
 
 
 class InfinityEditModel:
@@ -75,6 +94,8 @@ class InfinityEditModel:
         self.token_schedule = square_schedule(resolution)
         self._resolution = int(resolution)
         self._text: tuple[str, torch.Tensor] | None = None
+        self._source: tuple[bytes, torch.Tensor] | None = None  # (image digest, raw features)
+        self._preview_map: torch.Tensor | None = None
 
     @property
     def resolution(self) -> int:
@@ -93,11 +114,23 @@ class InfinityEditModel:
 
     @torch.inference_mode()
     def _raw(self, rgb: np.ndarray) -> torch.Tensor:
+        """Raw encoder features, kept for the last image (teacher forcing, the reference and
+        every variation of one edit share one encode)."""
         self._check_size(rgb)
-        return self.vae.encode_raw(image_to_input(rgb, self.device))
+        digest = hashlib.blake2b(np.ascontiguousarray(rgb[..., :3]).tobytes()).digest()
+        if self._source is None or self._source[0] != digest:
+            raw = self.vae.encode_raw(image_to_input(rgb, self.device))
+            self._source = (digest, raw)
+            latent = _summed_codes(BSQVae.quantize_scales(raw, self.schedule), self.schedule)
+            self._preview_map = fit_preview_map(latent, rgb)
+        return self._source[1]
 
     def encode_tokens(self, rgb: np.ndarray) -> list[torch.Tensor]:
         return BSQVae.quantize_scales(self._raw(rgb), self.schedule)
+
+    def latent_of(self, tokens: Sequence[torch.Tensor]) -> torch.Tensor:
+        """What :meth:`decode` takes for per-scale bits (e.g. the source's own tokens)."""
+        return _summed_codes(tokens, self.schedule)
 
     def teacher_force(self, source, keep) -> TokenOverride:
         return bit_teacher_force(source, keep)
@@ -150,14 +183,17 @@ class InfinityEditModel:
 
     @torch.inference_mode()
     def preview(self, latent: torch.Tensor, scale_index: int) -> np.ndarray:
-        """The latent pooled to half the scale's grid, decoded: a few % of a full decode."""
-        h, w = self.schedule[scale_index]
-        grid = (
-            max(1, math.ceil(h * PREVIEW_GRID_RATIO)),
-            max(1, math.ceil(w * PREVIEW_GRID_RATIO)),
-        )
+        """The latent at the scale's grid through the source-fitted affine map (no decoder),
+        or, before any source was seen, a decode of the latent pooled to that grid."""
+        grid = self.schedule[scale_index]
         small = F.interpolate(latent[:1].float(), size=grid, mode="area")
-        return decoded_to_uint8(self.vae.decode(small))
+        if self._preview_map is None:
+            return decoded_to_uint8(self.vae.decode(small))
+        d = small.shape[1]
+        cells = torch.cat((small[0].reshape(d, -1).T.cpu(), torch.ones(grid[0] * grid[1], 1)), 1)
+        rgb = (cells @ self._preview_map).clamp(0, 1).mul(255).round().to(torch.uint8)
+        image = rgb.reshape(*grid, 3).numpy()
+        return np.repeat(np.repeat(image, PREVIEW_CELL_PX, 0), PREVIEW_CELL_PX, 1)
 
     def memory_bytes(self) -> int:
         tensors = [*self.transformer.state_dict().values(), *self.vae.state_dict().values()]

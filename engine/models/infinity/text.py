@@ -22,6 +22,9 @@ class T5TextEncoder:
         if not os.path.isdir(folder):
             raise UserFacingError(f"{folder}: the text encoder must be a model folder.")
         from transformers import AutoTokenizer, T5EncoderModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # load progress is the engine's ModelLoading events
 
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder, legacy=True)

@@ -50,8 +50,17 @@ def test_teacher_forcing_everything_reproduces_the_source_tokens(edit_model, sou
     assert all(torch.equal(a, b) for a, b in zip(sampled.tokens, tokens, strict=True))
 
 
-def test_previews_are_small_and_cheap(edit_model, source_rgb):
-    latent = torch.zeros(1, 32, 16, 16)
-    assert edit_model.preview(latent, 2).shape == (32, 32, 3)  # half of 4x4 tokens, x16 px
-    assert edit_model.preview(latent, 0).shape == (16, 16, 3)
+def test_previews_follow_the_latent_without_the_decoder(edit_model, source_rgb):
+    """After a source is seen, previews map the latent to RGB with a map fitted on it: the
+    source's own latent previews close to the source, a blank latent does not."""
+    tokens = edit_model.encode_tokens(source_rgb)
+    latent = edit_model.latent_of(tokens)
+    assert torch.equal(latent, edit_model.latent_of(edit_model.encode_tokens(source_rgb)))
+    preview = edit_model.preview(latent, 6)
+    assert preview.shape == (64, 64, 3)  # 16x16 cells, 4 px each
+    target = np.asarray(Image.fromarray(source_rgb).resize((16, 16), Image.BOX), np.float32)
+    cells = preview[::4, ::4].astype(np.float32)
+    blank = edit_model.preview(torch.zeros_like(latent), 6)[::4, ::4].astype(np.float32)
+    assert np.abs(cells - target).mean() < np.abs(blank - target).mean()
+    assert edit_model.preview(latent, 2).shape == (16, 16, 3)
     assert edit_model.memory_bytes() > 0
