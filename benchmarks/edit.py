@@ -39,10 +39,10 @@ def bench(device: str, files: dict[str, str], args) -> dict[str, float]:
 
     from engine.api import EditRequest, ModelChoice, Sampling
     from engine.models.infinity.config import SQUARE_SIDES
-    from engine.models.infinity.loader import load_varedit_files
     from engine.pipelines.edit import run_edit
     from engine.runtime.cancel import CancelToken
     from engine.runtime.jobs import JobContext
+    from engine.store.infinity import load_varedit_files
 
     t0 = time.perf_counter()
     model = load_varedit_files(files, device, "fp32", SQUARE_SIDES[:7])

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.models.infinity.loader import load_transformer, load_vae
+from engine.store.infinity import load_transformer, load_vae
 from tests.engine.infinity.recipes import FIXTURES, write_released
 
 
@@ -60,6 +60,6 @@ def edit_files(released_pth, t5_folder) -> dict[str, str]:
 def edit_model(edit_files):
     """The tiny VAREdit through the family loader, at 256 px (the fixture's 0.06M schedule)."""
     from engine.models.infinity.config import SQUARE_SIDES
-    from engine.models.infinity.loader import load_varedit_files
+    from engine.store.infinity import load_varedit_files
 
     return load_varedit_files(edit_files, patch_nums=SQUARE_SIDES[:7])

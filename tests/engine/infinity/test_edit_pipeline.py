@@ -11,40 +11,46 @@ import pytest
 from engine.api import (
     TERMINAL_EVENTS,
     EditRequest,
+    JobFailed,
     JobFinished,
     ModelChoice,
     Sampling,
     ScaleProgress,
 )
 from engine.imaging.masks import grow_mask
+from engine.models.infinity.config import SQUARE_SIDES
 from engine.runtime.cancel import UserFacingError
-from engine.runtime.jobs import Engine
+from engine.service import create_engine
 
 
-class LoadedOnce:
-    """The engine's model cache role, holding the one tiny model these tests use."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def get(self, choice, progress=None):
-        return self.model
-
-
-def run(edit_model, request: EditRequest):
-    events, done = [], threading.Event()
+@pytest.fixture(scope="module")
+def engine():
+    """The engine as the GUI and CLI get it: real lanes, real model cache."""
+    events: list = []
+    done = threading.Event()
 
     def sink(event):
         events.append(event)
         if isinstance(event, TERMINAL_EVENTS):
             done.set()
 
-    engine = Engine(sink=sink, models=LoadedOnce(edit_model))
-    try:
-        engine.submit(request)
-        assert done.wait(300)
-    finally:
-        engine.shutdown()
+    engine = create_engine(sink=sink)
+    engine.events, engine.done = events, done
+    yield engine
+    engine.shutdown()
+
+
+@pytest.fixture(scope="module")
+def choice(edit_files) -> ModelChoice:
+    return ModelChoice.from_files(family="varedit", patch_nums=SQUARE_SIDES[:7], **edit_files)
+
+
+def run(engine, request: EditRequest):
+    engine.events.clear()
+    engine.done.clear()
+    engine.submit(request)
+    assert engine.done.wait(300)
+    events = list(engine.events)
     finished = [e for e in events if isinstance(e, JobFinished)]
     assert finished, [e for e in events if not isinstance(e, ScaleProgress)]
     return finished[0].result, events
@@ -56,9 +62,9 @@ def photo(width: int, height: int, seed: int = 0) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def request(image, mask=None, **kwargs) -> EditRequest:
+def request(choice, image, mask=None, **kwargs) -> EditRequest:
     return EditRequest(
-        model=ModelChoice(),
+        model=choice,
         image=image,
         instruction="change hair color to red",
         mask=mask,
@@ -67,9 +73,9 @@ def request(image, mask=None, **kwargs) -> EditRequest:
     )
 
 
-def test_a_non_square_photo_comes_back_at_its_size(edit_model):
+def test_a_non_square_photo_comes_back_at_its_size(engine, choice):
     image = photo(517, 389)
-    result, events = run(edit_model, request(image))
+    result, events = run(engine, request(choice, image))
     (variation,) = result.variations
     assert variation.image.shape == (389, 517, 3)
     assert not np.array_equal(variation.image, image)
@@ -78,11 +84,11 @@ def test_a_non_square_photo_comes_back_at_its_size(edit_model):
     assert all(e.preview is not None and e.preview.ndim == 3 for e in progress)
 
 
-def test_a_mask_limits_the_edit_bit_exactly(edit_model):
+def test_a_mask_limits_the_edit_bit_exactly(engine, choice):
     image = photo(517, 389, seed=1)
     mask = np.zeros((389, 517), bool)
     mask[120:260, 200:330] = True
-    result, _ = run(edit_model, request(image, mask, grow_px=6, feather_px=4, samples=2))
+    result, _ = run(engine, request(choice, image, mask, grow_px=6, feather_px=4, samples=2))
     grown = grow_mask(mask, 6)
     for variation in result.variations:
         out = variation.image
@@ -93,9 +99,9 @@ def test_a_mask_limits_the_edit_bit_exactly(edit_model):
     assert not np.array_equal(result.variations[0].image, result.variations[1].image)
 
 
-def test_rgba_keeps_its_alpha(edit_model):
+def test_rgba_keeps_its_alpha(engine, choice):
     image = np.dstack([photo(200, 300, seed=2), np.full((300, 200), 77, np.uint8)])
-    result, _ = run(edit_model, request(image))
+    result, _ = run(engine, request(choice, image))
     assert result.variations[0].image.shape == (300, 200, 4)
     assert (result.variations[0].image[..., 3] == 77).all()
 
@@ -107,9 +113,39 @@ def test_rgba_keeps_its_alpha(edit_model):
         ({"mask": np.zeros((10, 10), bool)}, "mask"),
     ],
 )
-def test_bad_requests_fail_clearly(edit_model, kwargs, message):
+def test_bad_requests_fail_clearly(kwargs, message):
     from engine.pipelines.edit import validate
 
     base = {"model": ModelChoice(), "image": photo(64, 64), "instruction": "x"} | kwargs
     with pytest.raises(UserFacingError, match=message):
         validate(EditRequest(**base))
+
+
+def test_a_square_photo_at_model_size_is_the_reference_edit(engine, edit_files, source_rgb):
+    """No mask, 256 px: the pipeline's output is the reference's uint8 image itself."""
+    from PIL import Image
+
+    from tests.engine.infinity.recipes import FIXTURES, PROMPT
+
+    choice = ModelChoice.from_files(family="varedit", patch_nums=SQUARE_SIDES[:7], **edit_files)
+    req = EditRequest(
+        model=choice,
+        image=source_rgb,
+        instruction=PROMPT,
+        sampling=Sampling(cfg=4.0, top_k=900, top_p=0.97, tau=0.5, seed=42),
+    )
+    result, _ = run(engine, req)
+    golden = np.asarray(Image.open(FIXTURES / "edit_cfg4_tau0.5_seed42_output.png"))
+    diff = np.abs(result.variations[0].image.astype(np.int16) - golden.astype(np.int16))
+    assert diff.max() <= 1 and diff.any(axis=-1).mean() <= 0.005
+
+
+def test_a_missing_role_is_a_clear_failure(engine, edit_files, source_rgb):
+    files = {k: v for k, v in edit_files.items() if k != "text_encoder"}
+    choice = ModelChoice.from_files(family="varedit", **files)
+    engine.events.clear()
+    engine.done.clear()
+    engine.submit(EditRequest(model=choice, image=source_rgb, instruction="x"))
+    assert engine.done.wait(60)
+    failed = [e for e in engine.events if isinstance(e, JobFailed)]
+    assert failed and "text_encoder" in failed[0].message

@@ -6,15 +6,11 @@ import pytest
 import torch
 
 from engine.models.infinity.bsq_vae import VaeConfig
-from engine.models.infinity.loader import (
-    build_transformer,
-    build_vae,
-    default_uncond_rows,
-    load_vae,
-)
+from engine.models.infinity.build import build_transformer, build_vae, default_uncond_rows
 from engine.models.infinity.pixels import source_tokens
 from engine.runtime.cancel import UserFacingError
 from engine.samplers.bitwise import BitwiseSettings, sample_bits
+from engine.store.infinity import load_vae
 from tests.engine.infinity.random_models import (
     random_transformer_state,
     random_vae_state,

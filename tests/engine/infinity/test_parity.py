@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 from engine.models.infinity.attention import area_pool
-from engine.models.infinity.loader import load_transformer, load_vae
 from engine.models.infinity.pixels import decoded_to_uint8, image_to_input, source_tokens
 from engine.models.infinity.rope import source_span, target_span
 from engine.samplers.bitwise import BitwiseSettings, sample_bits
+from engine.store.infinity import load_transformer, load_vae
 from tests.engine.infinity.recipes import FIXTURES, fixture_tensors
 
 SCHEDULE = tuple((s, s) for s in (1, 2, 4, 6, 8, 12, 16))

@@ -1,28 +1,23 @@
-"""Build the BSQ VAE and the Infinity/VAREdit transformer from released files, strictly.
+"""Build the BSQ VAE and the Infinity/VAREdit transformer from released state dicts, strictly.
 
 The transformer file is a plain ``torch.save(state_dict)`` (or a safetensors copy); the VAE is
-``torch.save({"vae": state_dict})``. Both are read with ``weights_only=True`` by
-``read_state_dict``; sizes come from the tensors; the models are built on the meta device and
-take the file's tensors (no random init). Released quirks handled here, as the reference's own
-loaders do: ``scale_mul_1H11`` saved (1, 1, H, 1) by the customized flash-attn build,
-``cfg_uncond`` padded/truncated to 512 rows, plain Flux VAE names.
+``torch.save({"vae": state_dict})`` (``engine.store.infinity`` reads both). Sizes come from the
+tensors; the models are built on the meta device and take the file's tensors (no random init).
+Released quirks handled here, as the reference's own loaders do: ``scale_mul_1H11`` saved
+(1, 1, H, 1) by the customized flash-attn build, ``cfg_uncond`` padded/truncated to 512 rows,
+plain Flux VAE names.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
 
 import torch
 
 from engine.models.infinity.bsq_vae import BSQVae, canonical_vae_state, infer_vae_config
 from engine.models.infinity.config import TEXT_MAXLEN, infer_config
 from engine.models.infinity.transformer import InfinityTransformer
-from engine.runtime.cancel import UserFacingError
-from engine.runtime.devices import resolve_device, resolve_dtype
-from engine.store.checkpoint import Progress, load_strict, read_state_dict
-
-FileProgress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
+from engine.models.strict import load_strict
 
 # Buffers the reference drops from a checkpoint before loading (derived, never learned).
 _DERIVED = ("lvl_1L", "attn_bias_for_masking", "Infinity_visible_kvlen", "Infinity_invisible_qlen")
@@ -76,51 +71,8 @@ def build_vae(state: dict[str, torch.Tensor], name: str) -> BSQVae:
     return vae.eval().requires_grad_(False)
 
 
-def load_transformer(path: str, progress: Progress | None = None) -> InfinityTransformer:
-    return build_transformer(read_state_dict(path, progress=progress), os.path.basename(path))
-
-
-def load_vae(path: str, progress: Progress | None = None) -> BSQVae:
-    return build_vae(read_state_dict(path, progress=progress), os.path.basename(path))
-
-
 def resolution_for(transformer_path: str, patch_nums: tuple[int, ...] | None) -> int:
     """512 unless the schedule says otherwise or the file is a released ``*-1024`` model."""
     if patch_nums:
         return int(patch_nums[-1]) * 16
     return 1024 if "1024" in os.path.basename(transformer_path) else 512
-
-
-def load_varedit_files(
-    files: Mapping[str, str],
-    device: str = "cpu",
-    dtype: str = "fp32",
-    patch_nums: tuple[int, ...] | None = None,
-    progress: FileProgress | None = None,
-):
-    """The family loader: ``files`` by role ``vae``, ``transformer``, ``text_encoder`` (a Hugging
-    Face T5 folder); ``patch_nums`` (token sides, e.g. 1..16 for 256 px) picks the resolution."""
-    from engine.models.infinity.family import InfinityEditModel
-    from engine.models.infinity.text import T5TextEncoder
-
-    missing = [r for r in ("vae", "transformer", "text_encoder") if not files.get(r)]
-    if missing:
-        raise UserFacingError(f"A VAREdit model needs its {' and '.join(missing)} file(s).")
-    torch_device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
-
-    def report(path: str) -> Progress | None:
-        name = os.path.basename(path)
-        return None if progress is None else lambda done, total: progress(name, done, total)
-
-    transformer = load_transformer(files["transformer"], report(files["transformer"]))
-    vae = load_vae(files["vae"], report(files["vae"]))
-    text = T5TextEncoder(files["text_encoder"], torch_device)
-    return InfinityEditModel(
-        transformer.to(torch_device),
-        vae.to(torch_device),
-        text,
-        resolution_for(files["transformer"], patch_nums),
-        os.path.basename(files["transformer"]),
-        torch_device,
-        torch_dtype,
-    )
