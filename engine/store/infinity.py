@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
+import torch
+
 from engine.models.infinity.bsq_vae import BSQVae
 from engine.models.infinity.build import build_transformer, build_vae, resolution_for
 from engine.models.infinity.family import InfinityEditModel
@@ -50,8 +52,12 @@ def load_varedit_files(
         return None if progress is None else lambda done, total: progress(name, done, total)
 
     transformer = load_transformer(files["transformer"], report(files["transformer"]))
+    if torch_dtype != torch.float32:
+        transformer.set_block_dtype(torch_dtype)
     vae = load_vae(files["vae"], report(files["vae"]))
-    text = T5TextEncoder(files["text_encoder"], torch_device)
+    # T5 in half precision only on a GPU (the reference runs it in fp16 there).
+    text_dtype = torch_dtype if torch_device.type == "cuda" else torch.float32
+    text = T5TextEncoder(files["text_encoder"], torch_device, text_dtype)
     return InfinityEditModel(
         transformer.to(torch_device),
         vae.to(torch_device),

@@ -65,10 +65,11 @@ class CrossAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, text: TextKV) -> torch.Tensor:
         B, L, _ = x.shape
-        q = self.mat_q(x).view(B, L, self.heads, self.head_dim)
-        kv = self.project_kv(text.tokens)
+        dtype = self.mat_q.weight.dtype
+        q = self.mat_q(x.to(dtype)).view(B, L, self.heads, self.head_dim)
+        kv = self.project_kv(text.tokens.to(dtype))
         out = _varlen(list(q.unbind(0)), kv, text, self.heads, 1 / math.sqrt(self.head_dim))
-        return self.proj(out)
+        return self.proj(out.to(dtype))
 
 
 class TextAttentionPool(nn.Module):
@@ -144,7 +145,8 @@ class SelfAttention(nn.Module):
         scale_mul = self.scale_mul_1H11.clamp_max(MAX_SCALE_MUL).exp()
         q = F.normalize(q, dim=-1, eps=1e-12).mul(scale_mul)
         k = F.normalize(k, dim=-1, eps=1e-12)
-        return apply_rope(q, rope), apply_rope(k, rope), v
+        # RoPE runs in fp32; q/k return in the blocks' dtype (what the cache then holds).
+        return apply_rope(q, rope).to(v.dtype), apply_rope(k, rope).to(v.dtype), v
 
     def forward(self, x, rope, grid=None, source_grid=None) -> torch.Tensor:
         """``grid`` None: the source pass; else target scale ``grid`` (h, w)."""

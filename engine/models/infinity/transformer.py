@@ -54,11 +54,14 @@ class CrossAttnBlock(nn.Module):
         self.ca_norm = nn.LayerNorm(C, eps=NORM_EPS)
 
     def forward(self, x, gss, text: TextKV, rope, grid=None, source_grid=None):
-        gamma1, gamma2, scale1, scale2, shift1, shift2 = (self.ada_gss + gss).unbind(2)
-        attended = self.sa(ada_norm(x, scale1, shift1), rope, grid, source_grid)
-        x = x + attended.mul_(gamma1)
-        x = x + self.ca(self.ca_norm(x), text).float()
-        return x + self.ffn(ada_norm(x, scale2, shift2)).mul(gamma2)
+        """``x`` (rows or 1, L, C) float32 residual stream; the layers run in their weights'
+        dtype (bf16/fp16 when set), their outputs join the stream in float32."""
+        dtype = self.ffn.fc1.weight.dtype
+        gamma1, gamma2, scale1, scale2, shift1, shift2 = (self.ada_gss.float() + gss).unbind(2)
+        attended = self.sa(ada_norm(x, scale1, shift1).to(dtype), rope, grid, source_grid)
+        x = x + attended.float().mul_(gamma1)
+        x = x + self.ca(self.ca_norm(x.to(dtype)), text).float()
+        return x + self.ffn(ada_norm(x, scale2, shift2).to(dtype)).float().mul(gamma2)
 
 
 class _Chunk(nn.Module):
@@ -112,6 +115,11 @@ class InfinityTransformer(nn.Module):
             for c in range(cfg.block_chunks)
         )
         self._rope: torch.Tensor | None = None
+
+    def set_block_dtype(self, dtype: torch.dtype) -> None:
+        """Run the blocks (and so the KV cache) in ``dtype``, as the released pipeline runs
+        them in bf16; text projections, embeddings and the head stay float32."""
+        self.block_chunks.to(dtype)
 
     def blocks(self) -> Iterator[CrossAttnBlock]:
         for chunk in self.block_chunks:
