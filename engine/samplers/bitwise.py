@@ -96,7 +96,8 @@ def sample_bits(
     last = len(schedule) - 1
     bits_fed: list[torch.Tensor] = []
     latent = None
-    with model.kv_cache():
+    capacity = source.shape[1] + sum(h * w for h, w in schedule)
+    with model.kv_cache(capacity):
         model.run_source(source, text, schedule)
         x = model.start_tokens(text).expand(text.rows, 1, -1)
         for si, grid in enumerate(schedule):

@@ -9,7 +9,7 @@ rounding points on any device, so an fp32 CPU run lands on the same logits.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -101,14 +101,38 @@ class _PoolAttention(nn.Module):
         return self.proj(out[:, 0])
 
 
-@dataclass
 class KVCache:
-    """Keys/values seen so far by one self-attention layer during sampling."""
+    """Keys/values one self-attention layer has seen, in one buffer allocated once.
 
-    source_k: torch.Tensor | None = None  # SAR layer: full-resolution source keys
-    source_v: torch.Tensor | None = None
-    keys: list[torch.Tensor] = field(default_factory=list)
-    values: list[torch.Tensor] = field(default_factory=list)
+    Layout (capacity = source tokens + all target tokens): ``[source | targets...]``. Layers
+    >= 1 attend to all of it so far. The SAR layer keeps the full-resolution source apart and
+    writes its pooling for the current scale just before the targets (the source slot is at
+    least as large), so every pass reads one contiguous view and nothing is concatenated.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.source_k: torch.Tensor | None = None  # SAR layer: full-resolution source keys
+        self.source_v: torch.Tensor | None = None
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+        self.length = 0  # end of what has been written
+        self.source_len = 0
+
+    def write(self, start: int, k: torch.Tensor, v: torch.Tensor) -> int:
+        if self.keys is None:
+            B, H, _, c = k.shape
+            self.keys = k.new_empty(B, H, self.capacity, c)
+            self.values = v.new_empty(B, H, self.capacity, c)
+        end = start + k.shape[2]
+        if end > self.capacity:
+            raise RuntimeError(f"KV cache overflow: {end} > {self.capacity} tokens")
+        self.keys[:, :, start:end] = k
+        self.values[:, :, start:end] = v
+        return end
+
+    def view(self, start: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.keys[:, :, start:end], self.values[:, :, start:end]
 
 
 def area_pool(x: torch.Tensor, src: tuple[int, int], dst: tuple[int, int]) -> torch.Tensor:
@@ -165,12 +189,15 @@ class SelfAttention(nn.Module):
             if self.sar:
                 cache.source_k, cache.source_v = k, v
             else:
-                cache.keys, cache.values = [k], [v]
+                cache.length = cache.write(0, k, v)
+            cache.source_len = k.shape[2]
             return k, v
-        cache.keys.append(k)
-        cache.values.append(v)
-        keys, values = list(cache.keys), list(cache.values)
-        if self.sar:  # scale-aligned reference: the source pooled to this scale first
-            keys.insert(0, area_pool(cache.source_k, source_grid, grid))
-            values.insert(0, area_pool(cache.source_v, source_grid, grid))
-        return torch.cat(keys, dim=2), torch.cat(values, dim=2)
+        cache.length = cache.write(max(cache.length, cache.source_len), k, v)
+        if not self.sar:
+            return cache.view(0, cache.length)
+        # Scale-aligned reference: the source pooled to this scale, right before the targets.
+        pooled_k = area_pool(cache.source_k, source_grid, grid)
+        pooled_v = area_pool(cache.source_v, source_grid, grid)
+        start = cache.source_len - pooled_k.shape[2]
+        cache.write(start, pooled_k, pooled_v)
+        return cache.view(start, cache.length)

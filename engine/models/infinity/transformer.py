@@ -149,9 +149,11 @@ class InfinityTransformer(nn.Module):
         return TextCondition(cond_BD, gss, kv, len(spans))
 
     @contextmanager
-    def kv_cache(self) -> Iterator[None]:
+    def kv_cache(self, capacity: int) -> Iterator[None]:
+        """Per-layer caches for ``capacity`` tokens (source + every target scale); always
+        dropped afterwards, even when sampling is cancelled."""
         for block in self.blocks():
-            block.sa.cache = KVCache()
+            block.sa.cache = KVCache(capacity)
         try:
             yield
         finally:

@@ -77,7 +77,7 @@ def test_bf16_blocks_run_the_edit_with_a_half_size_cache(edit_files, source_rgb)
     assert sa.mat_qkv.weight.dtype == torch.bfloat16
     assert model.transformer.head.weight.dtype == torch.float32
     cached = []
-    sa.register_forward_hook(lambda m, a, o: cached.append(m.cache.keys[-1].dtype))
+    sa.register_forward_hook(lambda m, a, o: cached.append(m.cache.keys.dtype))
     sampled = model.sample(Condition(text=PROMPT, reference=source_rgb), REFERENCE_SAMPLING, 42)
     assert set(cached) == {torch.bfloat16}
     ref = fixture_tensors("edit_cfg4_tau0.5_seed42.safetensors")
