@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from engine.api import EditRequest, JobResult, ScaleProgress, Variation
+from engine.capabilities import why_not
 from engine.imaging.compositing import Window, context_window, paste_back
 from engine.imaging.masks import feather_mask, footprint_any, grow_mask, mask_bbox
 from engine.imaging.preview import thumbnail
@@ -151,8 +152,9 @@ def run_edit(request: EditRequest, ctx: JobContext) -> JobResult:
     image, grown = validate(request)
     height, width = image.shape[:2]
     model = load(ctx, request.model)
-    if getattr(model, "family", None) != "varedit":
-        raise UserFacingError("Editing by instruction needs a VAREdit model.")
+    reason = why_not(model.family, "edit", model.name)
+    if reason is not None:
+        raise UserFacingError(reason)
     if grown is None:
         window, alpha = Window(0, 0, width, height), np.ones((height, width), np.float32)
     else:

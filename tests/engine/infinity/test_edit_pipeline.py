@@ -149,3 +149,15 @@ def test_a_missing_role_is_a_clear_failure(engine, edit_files, source_rgb):
     assert engine.done.wait(60)
     failed = [e for e in engine.events if isinstance(e, JobFailed)]
     assert failed and "text_encoder" in failed[0].message
+
+
+def test_a_model_that_cannot_edit_is_refused(engine, source_rgb):
+    """The demo VAR model has no instruction editing: a clear message, not a crash."""
+    engine.events.clear()
+    engine.done.clear()
+    engine.submit(
+        EditRequest(model=ModelChoice(model_id="demo"), image=source_rgb, instruction="x")
+    )
+    assert engine.done.wait(120)
+    failed = [e for e in engine.events if isinstance(e, JobFailed)]
+    assert failed and "edit by instruction" in failed[0].message.lower()
