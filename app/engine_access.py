@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.api import UNCONDITIONAL_CLASS, ModelChoice
+from engine.capabilities import FAMILIES, TASKS, TaskDefaults, task_defaults, why_not
 from engine.imaging import imageio, masks
+from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
 from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
 from engine.store import catalogue, download, installed, locations, registry, removal, verify
@@ -25,6 +27,8 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "RUN_DEVICE",
     "RUN_DTYPE",
+    "TASKS",
+    "TaskDefaults",
     "UNCONDITIONAL_CLASS",
     "CancelToken",
     "DownloadProgress",
@@ -34,7 +38,9 @@ __all__ = [
     "ModelRow",
     "Picture",
     "UserFacingError",
+    "Window",
     "download_model",
+    "engine_versions",
     "format_bytes",
     "grow_feather_preview",
     "grow_mask",
@@ -49,6 +55,8 @@ __all__ = [
     "remove_model",
     "save_image",
     "sample_photo",
+    "task_defaults",
+    "why_not",
     "save_mask",
     "verify_model",
 ]
@@ -60,29 +68,31 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model the user can pick; ``tasks`` says which modes it can run."""
+    """One model the user can pick; ``tasks`` says which modes it can run (the capability
+    table's, for its family, unless the registry narrows them)."""
 
     label: str
     choice: ModelChoice
-    tasks: frozenset[str] = field(
-        default_factory=lambda: frozenset({"inpaint", "outpaint", "generate"})
-    )
+    tasks: frozenset[str] = field(default_factory=lambda: FAMILIES["var"].tasks)
     demo: bool = False
     hint: str = ""  # what this choice is, shown as the picker's tooltip
+    family: str = "var"
 
 
 QUICK_FILLS = (
     ModelEntry(
         "Quick fill - OpenCV Telea (no model)",
         ModelChoice(model_id="quick-fill"),
-        frozenset({"inpaint"}),
+        FAMILIES["quick-fill"].tasks,
+        family="quick-fill",
         hint="Classic in-painting from the hole's border, instant and model-free: best for "
         "small defects (dust, wires, blemishes); large holes come out smeared.",
     ),
     ModelEntry(
         "Quick fill - OpenCV Navier-Stokes (no model)",
         ModelChoice(model_id="quick-fill-ns"),
-        frozenset({"inpaint"}),
+        FAMILIES["quick-fill"].tasks,
+        family="quick-fill",
         hint="Model-free fluid-flow in-painting: continues edges into thin holes such as "
         "scratches; large holes come out smeared.",
     ),
@@ -144,8 +154,6 @@ def grow_feather_preview(mask: np.ndarray, grow_px: int, feather_px: int) -> np.
 
 # -- models ----------------------------------------------------------------------------------
 
-RUNNABLE_FAMILIES = ("var", "demo")  # what engine.pipelines can run today
-GUI_TASKS = frozenset({"inpaint", "outpaint", "generate"})
 RUN_DEVICE = "auto"  # jobs run on the best device present, in ModelChoice's default precision
 RUN_DTYPE = "fp32"
 
@@ -177,16 +185,25 @@ def installed_models() -> list[ModelEntry]:
     entries = []
     try:
         for spec in catalogue.all_models():
-            if spec.family not in RUNNABLE_FAMILIES or installed.status(spec) != "installed":
+            family = FAMILIES.get(spec.family)
+            if family is None or not family.runnable or installed.status(spec) != "installed":
                 continue
-            tasks = frozenset(spec.tasks) & GUI_TASKS
+            tasks = frozenset(spec.tasks) & family.tasks
             choice = ModelChoice(model_id=spec.id, device=RUN_DEVICE, dtype=RUN_DTYPE)
+            demo = spec.family == "demo"
             entries.append(
-                ModelEntry(spec.title, choice, tasks, spec.family == "demo", hint=spec.notes)
+                ModelEntry(spec.title, choice, tasks, demo, hint=spec.notes, family=spec.family)
             )
     except Exception:  # a broken model index must not take the GUI down
         log.exception("listing models failed")
     return entries + list(QUICK_FILLS)
+
+
+def engine_versions() -> tuple[str, bool]:
+    """torch's version and whether CUDA is usable (imports torch: for the self-test only)."""
+    import torch
+
+    return torch.__version__, torch.cuda.is_available()
 
 
 def memory_device(device: str) -> str:

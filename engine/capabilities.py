@@ -79,7 +79,7 @@ FAMILIES: dict[str, Family] = {
 # Why a task cannot run when no installed model offers it.
 MISSING_MODEL: dict[str, str] = {
     "edit": "Needs an instruction-editing model (VAREdit + flan-t5-xl): open Models to import one.",
-    "upscale": "Upscaling is not available in this version yet.",
+    "upscale": "Upscaling is not available yet in this version.",
 }
 NO_MODEL = "Needs a model — open Models to import or download one."
 

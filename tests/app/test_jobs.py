@@ -9,8 +9,9 @@ import pytest
 from PySide6.QtCore import QPointF, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.choices import Sides
 from app.engine_access import ModelEntry
-from app.prompts import Prompts, Sides
+from app.prompts import Prompts
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest
 from engine.runtime.cancel import UserFacingError
 from tests.app.helpers import ScaleRunner, ScriptedPrompts, gradient_image, result_color
