@@ -106,4 +106,6 @@ def why_not(family_name: str | None, task: str, model_label: str = "") -> str | 
     if task in MISSING_MODEL and not any(task in f.tasks and f.runnable for f in FAMILIES.values()):
         return MISSING_MODEL[task]
     label = model_label or info.name
+    if task in MISSING_MODEL:  # the GUI cannot know whether one is installed: say which kind
+        return f"{label} cannot {TASKS[task].lower()}. {MISSING_MODEL[task]}"
     return f"{label} cannot {TASKS[task].lower()}; pick another model."
