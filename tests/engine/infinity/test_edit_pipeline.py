@@ -11,6 +11,7 @@ import pytest
 from engine.api import (
     TERMINAL_EVENTS,
     EditRequest,
+    JobCancelled,
     JobFailed,
     JobFinished,
     ModelChoice,
@@ -161,3 +162,26 @@ def test_a_model_that_cannot_edit_is_refused(engine, source_rgb):
     assert engine.done.wait(120)
     failed = [e for e in engine.events if isinstance(e, JobFailed)]
     assert failed and "edit by instruction" in failed[0].message.lower()
+
+
+def test_cancel_takes_effect_within_a_scale(edit_files, source_rgb):
+    choice = ModelChoice.from_files(family="varedit", patch_nums=SQUARE_SIDES[:7], **edit_files)
+    events, done = [], threading.Event()
+    engine = None
+
+    def sink(event):
+        events.append(event)
+        if isinstance(event, ScaleProgress) and event.scale_index == 1:
+            engine.cancel(event.job_id)
+        if isinstance(event, TERMINAL_EVENTS):
+            done.set()
+
+    engine = create_engine(sink=sink)
+    try:
+        engine.submit(EditRequest(model=choice, image=source_rgb, instruction="x", samples=3))
+        assert done.wait(120)
+    finally:
+        engine.shutdown()
+    assert isinstance(events[-1], JobCancelled)
+    scales = [e.scale_index for e in events if isinstance(e, ScaleProgress)]
+    assert scales == [0, 1]
