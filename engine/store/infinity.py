@@ -33,6 +33,19 @@ def load_vae(path: str, progress: Progress | None = None) -> BSQVae:
     return build_vae(read_state_dict(path, progress=progress), os.path.basename(path))
 
 
+def with_text_folder(files: Mapping[str, str]) -> dict[str, str]:
+    """Registry installs list the T5 folder's files one by one (roles ``t5:<name>``, all in one
+    hub snapshot folder); the text encoder role is that folder."""
+    files = dict(files)
+    t5 = [path for role, path in files.items() if role.startswith("t5:")]
+    if not files.get("text_encoder") and t5:
+        folders = {os.path.dirname(path) for path in t5}
+        if len(folders) != 1:
+            raise UserFacingError("The flan-t5-xl files are not in one folder; import it again.")
+        files["text_encoder"] = folders.pop()
+    return files
+
+
 def load_varedit_files(
     files: Mapping[str, str],
     device: str = "cpu",
@@ -42,6 +55,7 @@ def load_varedit_files(
 ) -> InfinityEditModel:
     """The family loader: ``files`` by role ``vae``, ``transformer``, ``text_encoder`` (a Hugging
     Face T5 folder); ``patch_nums`` (token sides, e.g. 1..16 for 256 px) picks the resolution."""
+    files = with_text_folder(files)
     missing = [role for role in ROLES if not files.get(role)]
     if missing:
         raise UserFacingError(f"A VAREdit model needs its {' and '.join(missing)} file(s).")

@@ -240,8 +240,10 @@ class BSQVae(nn.Module):
             if tuple(grid) != final:
                 part = F.interpolate(residual, size=(1, *grid), mode="area")
             part = F.normalize(part, dim=1)
-            bits = (part > 0).long()
-            codes = bits_to_codes(bits, dim=1)
+            # The reference's straight-through value z + (zhat - z), not exactly zhat.
+            zhat = torch.where(part > 0, 1.0, -1.0) * (1.0 / part.shape[1] ** 0.5)
+            codes = part + (zhat - part)
+            bits = (codes > 0).long()
             if tuple(grid) != final:
                 codes = F.interpolate(codes, size=(1, *final), mode="trilinear")
             residual = residual - codes

@@ -124,3 +124,14 @@ def test_stride8_patchify_layout_runs_end_to_end():
         assert [tuple(b.shape) for b in out.bits] == [(1, 4, 8), (1, 16, 8), (1, 64, 8)]
         assert out.latent.shape == (1, 8, 8, 8)
         assert vae.decode(out.latent).shape == (1, 3, 64, 64)
+
+
+def test_registry_t5_files_make_the_text_encoder_folder(tmp_path):
+    from engine.store.infinity import with_text_folder
+
+    files = {"vae": "v.pth", "t5:config.json": str(tmp_path / "config.json")}
+    files["t5:tokenizer.json"] = str(tmp_path / "tokenizer.json")
+    assert with_text_folder(files)["text_encoder"] == str(tmp_path)
+    files["t5:spiece.model"] = str(tmp_path / "other" / "spiece.model")
+    with pytest.raises(UserFacingError, match="one folder"):
+        with_text_folder(files)
