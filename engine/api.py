@@ -141,7 +141,35 @@ class ImportRequest:
     lane: ClassVar[str] = "transfer"
 
 
-Request = GenerateRequest | InpaintRequest | OutpaintRequest | DownloadRequest | ImportRequest
+@dataclass(frozen=True, slots=True)
+class EditRequest:
+    """Edit ``image`` by a text ``instruction`` (VAREdit); optionally only where ``mask`` is True.
+
+    Without a mask the whole picture is edited (padded to a square like the reference, then
+    cropped back); with one, tokens outside it are teacher-forced from the source and every
+    pixel outside the grown mask comes back bit-exact.
+    """
+
+    model: ModelChoice
+    image: np.ndarray
+    instruction: str
+    mask: np.ndarray | None = None
+    grow_px: int = task_defaults("varedit", "edit").grow_px
+    feather_px: int = task_defaults("varedit", "edit").feather_px
+    samples: int = 1
+    sampling: Sampling = field(
+        default_factory=lambda: Sampling(**task_defaults("varedit", "edit").sampling.as_kwargs())
+    )
+
+
+Request = (
+    GenerateRequest
+    | InpaintRequest
+    | OutpaintRequest
+    | EditRequest
+    | DownloadRequest
+    | ImportRequest
+)
 
 
 # --------------------------------------------------------------------------------------------

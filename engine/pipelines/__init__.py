@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.api import (
     DownloadRequest,
+    EditRequest,
     GenerateRequest,
     ImportRequest,
     InpaintRequest,
@@ -11,6 +12,7 @@ from engine.api import (
     OutpaintRequest,
     Request,
 )
+from engine.pipelines.edit import run_edit
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
@@ -23,6 +25,7 @@ RUNNERS = {
     OutpaintRequest: run_outpaint,
     DownloadRequest: run_download,
     ImportRequest: run_import,
+    EditRequest: run_edit,
 }
 
 
