@@ -24,7 +24,7 @@ from engine.api import EditRequest, JobResult, ScaleProgress, Variation
 from engine.capabilities import why_not
 from engine.imaging.compositing import Window, context_window, paste_back
 from engine.imaging.masks import feather_mask, footprint_any, grow_mask, mask_bbox
-from engine.imaging.preview import thumbnail
+from engine.imaging.thumbnail import thumbnail
 from engine.models.family import Condition, FamilyModel, Grid, token_arrays
 from engine.pipelines.common import load
 from engine.runtime.cancel import UserFacingError
