@@ -6,8 +6,10 @@ Rule: the original file is never overwritten silently. "Save" on a freshly opene
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
@@ -61,6 +63,15 @@ class FileController(QObject):
         """The bundled sample photo, so a first run has something to paint on."""
         self.open_path(engine_access.sample_photo())
 
+    def open_generated(self, image: np.ndarray, title: str) -> bool:
+        """A generated picture as a new, unsaved document (after Save/Discard/Cancel for the
+        current one); the photo's file is never touched. False when the user cancelled."""
+        if not self.confirm_discard():
+            return False
+        self.loading = None  # a slower open must not replace it afterwards
+        self._doc.load(np.ascontiguousarray(image), modified=True, title=title)
+        return True
+
     def _start_load(self, path: str) -> None:
         self.loading = path
         self.status_message.emit(f"Opening {Path(path).name}…")
@@ -87,7 +98,8 @@ class FileController(QObject):
             return doc.save_path.with_suffix(suffix)
         if doc.source_path is not None:
             return doc.source_path.with_name(f"{doc.source_path.stem}{tag}{suffix}")
-        return Path(self._settings.last_folder()) / f"untitled{tag}{suffix}"
+        stem = re.sub(r"[^\w-]+", "_", doc.title).strip("_").lower() if doc.title else "untitled"
+        return Path(self._settings.last_folder()) / f"{stem}{tag}{suffix}"
 
     def save(self) -> None:
         """Overwrite only a file we wrote ourselves; otherwise ask where (Save As)."""

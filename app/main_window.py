@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
             self, bridge, self.document, self.panel, self.strip, self.variations,
             self.canvas, self.prompts, self.settings,
         )  # fmt: skip
+        self.jobs.open_document = self.files.open_generated
         self.autosaver = Autosaver(self.document, self.settings.folder, autosave_delay_ms)
         self.models = ModelsController(self, self.panel, self.prompts, self.settings, models)
 

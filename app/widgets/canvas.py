@@ -89,6 +89,9 @@ class Canvas(QGraphicsView):
         self._space = False
         self._show_original = False
         self._fitted_size: tuple[int, int] | None = None
+        self._fit_mode = False  # "Fit" stays in force while the viewport resizes
+        self._stage: QRectF | None = None  # a picture shown on its own, without the document
+        self._view_before_stage: tuple[float, QPointF, bool] | None = None
         self._outpaint: OutpaintFrame | None = None  # set while the mode is Out-paint
         self._grow_timer = QTimer(self, singleShot=True, interval=120)
         self._grow_timer.timeout.connect(self._refresh_grow_preview)
@@ -123,6 +126,7 @@ class Canvas(QGraphicsView):
         return self.zoom * self.devicePixelRatioF() * 100.0
 
     def set_zoom(self, scale: float) -> None:
+        self._fit_mode = False
         scale = min(MAX_ZOOM, max(MIN_ZOOM, scale))
         self.resetTransform()
         self.scale(scale, scale)
@@ -148,6 +152,17 @@ class Canvas(QGraphicsView):
         scale = min(view.width() / rect.width(), view.height() / rect.height())
         self.set_zoom(min(scale, 8.0))
         self.centerOn(rect.center())
+        self._fit_mode = True
+
+    @property
+    def fit_mode(self) -> bool:
+        return self._fit_mode
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        """Docks and panels settle after a result is applied; a fitted view stays fitted."""
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit()
 
     def map_to_image(self, pos: QPointF) -> QPointF:
         """Viewport position (float, logical pixels) -> image coordinates."""
@@ -163,9 +178,44 @@ class Canvas(QGraphicsView):
             self._candidate.setPixmap(pixmap)
             self._candidate.setPos(offset or QPointF(0, 0))
             self._candidate.setVisible(not self._show_original)
-        self._mask_item.setVisible(pixmap is None and not self._show_original)  # tint hides results
+        tint = pixmap is None and not self._show_original and self._stage is None
+        self._mask_item.setVisible(tint)  # the tint would hide results
         self._update_scene_rect()
+        if self._stage is not None and pixmap is not None:
+            self.set_stage(QRectF(self._candidate.sceneBoundingRect()))
         self.viewport().update()
+
+    def set_stage(self, rect: QRectF | None) -> None:
+        """Show only ``rect`` (a generated picture that is not part of the photo), fitted.
+
+        The document is hidden meanwhile, never drawn under or over the picture; ``None``
+        brings the document back with the view it had.
+        """
+        entering = rect is not None and self._stage is None
+        leaving = rect is None and self._stage is not None
+        if entering:
+            center = self.mapToScene(self.viewport().rect().center())
+            self._view_before_stage = (self.zoom, QPointF(center), self._fit_mode)
+        self._stage = None if rect is None else QRectF(rect)
+        staged = self._stage is not None
+        self._image_item.setVisible(not staged)
+        self._mask_item.setVisible(
+            not staged and not self.has_candidate and not self._show_original
+        )
+        self._update_scene_rect()
+        if staged:
+            self.fit()
+        elif leaving and self._view_before_stage is not None:
+            zoom, center, fitted = self._view_before_stage
+            self._view_before_stage = None
+            self.set_zoom(zoom)
+            self.centerOn(center)
+            self._fit_mode = fitted
+        self.viewport().update()
+
+    @property
+    def staged(self) -> bool:
+        return self._stage is not None
 
     @property
     def has_candidate(self) -> bool:
@@ -178,7 +228,7 @@ class Canvas(QGraphicsView):
         """Hold ``\\``: hide the candidate and the preview to see the original."""
         self._show_original = show
         self._candidate.setVisible(self.has_candidate and not show)
-        self._mask_item.setVisible(not show and not self.has_candidate)
+        self._mask_item.setVisible(not show and not self.has_candidate and self._stage is None)
 
     def set_outpaint_mode(self, on: bool) -> None:
         """Out-paint mode: the picture's edges can be dragged outward to extend it."""
@@ -257,6 +307,8 @@ class Canvas(QGraphicsView):
     # -- geometry -------------------------------------------------------------------------------
 
     def _content_rect(self) -> QRectF:
+        if self._stage is not None:
+            return QRectF(self._stage)
         rect = QRectF(0, 0, *self._doc.size)
         if self.has_candidate:
             rect = rect.united(self._candidate.sceneBoundingRect())
@@ -289,6 +341,8 @@ class Canvas(QGraphicsView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         """An empty canvas says how to start instead of staying blank."""
+        if self._stage is not None:
+            return
         if self._outpaint is not None and self._doc.has_image and not self.has_candidate:
             self._draw_outpaint_frame(painter)
         if self._doc.has_image or self.has_candidate:
@@ -341,7 +395,7 @@ class Canvas(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
-        if event.button() == Qt.MouseButton.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton and self._stage is None:
             point = self.map_to_image(event.position())
             frame = self._outpaint
             if frame is not None and not self.has_candidate:
@@ -359,6 +413,7 @@ class Canvas(QGraphicsView):
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
+            self._fit_mode = False
             h, v = self.horizontalScrollBar(), self.verticalScrollBar()
             h.setValue(h.value() - round(delta.x()))
             v.setValue(v.value() - round(delta.y()))
@@ -446,6 +501,7 @@ class Canvas(QGraphicsView):
             self._cursor.setData(0, point)
         point = self._cursor.data(0)
         brushy = self._tools.tool in ("brush", "eraser") and self._doc.has_image
+        brushy = brushy and self._stage is None
         if point is None or not brushy:
             self._cursor.hide()
             return

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 ICON = 72
+LABEL_PAD = 12  # room around an item's text inside its grid cell
 
 
 class VariationsPanel(QWidget):
@@ -37,12 +38,11 @@ class VariationsPanel(QWidget):
         self.gallery = QListWidget(self)
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(ICON, ICON))
-        self.gallery.setGridSize(QSize(ICON + 12, ICON + 24))
         self.gallery.setMovement(QListView.Movement.Static)
         self.gallery.setFlow(QListView.Flow.LeftToRight)
         self.gallery.setWrapping(False)  # one row: up to four results side by side
-        self.gallery.setFixedHeight(ICON + 46)
-        self.gallery.setMinimumWidth(4 * (ICON + 12) + 8)
+        self.gallery.setWordWrap(True)
+        self._size_cells("2147483647")  # the widest seed there is
         self.gallery.currentRowChanged.connect(self._on_row)
 
         self.empty = QLabel("Results appear here; click one to see it on the canvas.", self)
@@ -112,7 +112,7 @@ class VariationsPanel(QWidget):
         self.gallery.blockSignals(True)
         self.gallery.clear()
         for index, (pixmap, seed) in enumerate(zip(thumbnails, seeds, strict=True)):
-            item = QListWidgetItem(QIcon(pixmap), f"#{index + 1} · {seed}")
+            item = QListWidgetItem(QIcon(pixmap), f"#{index + 1}\n{seed}")
             item.setToolTip(f"Variation {index + 1}, seed {seed}")
             self.gallery.addItem(item)
         self.gallery.blockSignals(False)
@@ -123,6 +123,15 @@ class VariationsPanel(QWidget):
         self._sync(bool(thumbnails))
         if thumbnails:
             self.gallery.setCurrentRow(0)
+
+    def _size_cells(self, widest: str) -> None:
+        """Cells wide enough for the icon and for the seed on its own line, never elided."""
+        metrics = self.gallery.fontMetrics()
+        width = max(ICON, metrics.horizontalAdvance(widest)) + LABEL_PAD
+        height = ICON + 2 * metrics.lineSpacing() + LABEL_PAD
+        self.gallery.setGridSize(QSize(width, height))
+        self.gallery.setFixedHeight(height + 22)
+        self.gallery.setMinimumWidth(4 * width + 8)
 
     def select(self, index: int) -> None:
         self.gallery.setCurrentRow(index)
