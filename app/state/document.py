@@ -82,6 +82,7 @@ class Document(QObject):
     mask_changed = Signal(object)  # Box of the change, or None for "everything"
     modified_changed = Signal(bool)
     changed = Signal()  # anything worth autosaving
+    opened = Signal()  # a new document replaced the old one (not an edit of it)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -137,10 +138,13 @@ class Document(QObject):
         self.source_path, self.save_path, self.title = source_path, None, title
         self.icc_profile, self.exif = icc_profile, exif
         if mask is None or mask.shape != image.shape[:2]:
-            mask = np.zeros(image.shape[:2], bool)
-        self._replace(image, mask.astype(bool, copy=True))
+            mask = np.zeros(image.shape[:2], bool)  # lazily zeroed pages: free until painted
+        else:
+            mask = mask.astype(bool, copy=True)
+        self._replace(image, mask)
         self._dirty_without_undo = modified
         self._emit_modified()
+        self.opened.emit()
 
     def mark_saved(self, path: Path, at_index: int | None = None) -> None:
         """Record a finished save; ignored when the user edited on while it was written."""

@@ -12,6 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import engine_access
-from app.imaging import to_pixmap
+from app.imaging import display_image
 from app.prompts import Sides
 from app.state.document import Document
 from app.state.tool_settings import ToolSettings
@@ -42,6 +43,8 @@ from app.widgets.outpaint_frame import MAX_FACTOR, OutpaintFrame
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 ZOOM_STEP = 1.25
 BACKGROUND = QColor(38, 40, 44)
+BRUSH_SCREEN_PX = 40  # a new document's brush: this wide on screen, whatever the photo's size
+DROP_COLOR = QColor(80, 160, 255)
 
 
 def _checker_brush() -> QBrush:
@@ -92,6 +95,9 @@ class Canvas(QGraphicsView):
         self._fit_mode = False  # "Fit" stays in force while the viewport resizes
         self._stage: QRectF | None = None  # a picture shown on its own, without the document
         self._view_before_stage: tuple[float, QPointF, bool] | None = None
+        self._primed: tuple[np.ndarray, QImage] | None = None  # converted off the GUI thread
+        self._drop_name: str | None = None  # a file dragged over the window
+        self._busy_text = ""
         self._outpaint: OutpaintFrame | None = None  # set while the mode is Out-paint
         self._grow_timer = QTimer(self, singleShot=True, interval=120)
         self._grow_timer.timeout.connect(self._refresh_grow_preview)
@@ -111,6 +117,7 @@ class Canvas(QGraphicsView):
         self._mask_item.setOpacity(tools.opacity)
 
         document.image_replaced.connect(self._on_image_replaced)
+        document.opened.connect(lambda: QTimer.singleShot(0, self._fit_new_document))
         document.mask_changed.connect(self._on_mask_changed)
         tools.changed.connect(self._on_tools_changed)
         tools.mask_params_changed.connect(self._grow_timer.start)
@@ -243,6 +250,24 @@ class Canvas(QGraphicsView):
             self._outpaint.reset(*self._doc.size)
             self.viewport().update()
 
+    def prime_display(self, pixels: np.ndarray, image: QImage) -> None:
+        """``image`` shows ``pixels`` (made on a loader thread): use it instead of converting."""
+        self._primed = (pixels, image)
+
+    def set_drop_target(self, name: str | None) -> None:
+        """Highlight the canvas while a file that can be opened is dragged over the window."""
+        self._drop_name = name
+        self.viewport().update()
+
+    @property
+    def drop_name(self) -> str | None:
+        return self._drop_name
+
+    def set_busy_text(self, text: str) -> None:
+        """A file is being read or written: say so on the canvas itself."""
+        self._busy_text = text
+        self.viewport().update()
+
     def set_preview(self, pixmap: QPixmap, target: QRectF) -> None:
         self._preview.show_preview(pixmap, target)
 
@@ -258,15 +283,26 @@ class Canvas(QGraphicsView):
     def _on_image_replaced(self) -> None:
         self.reset_outpaint()
         image = self._doc.image
+        primed, self._primed = self._primed, None
         if image is None:
             self._image_item.setPixmap(QPixmap())
         else:
-            self._image_item.setPixmap(to_pixmap(image))
+            ready = primed is not None and primed[0] is image
+            self._image_item.setPixmap(
+                QPixmap.fromImage(primed[1] if ready else display_image(image))
+            )  # display_image's formats are shared by the pixmap, not converted again
         self._update_scene_rect()
         size = self._doc.size
         if size != self._fitted_size:
             self._fitted_size = size
             QTimer.singleShot(0, self.fit)  # after the layout has sized the viewport
+
+    def _fit_new_document(self) -> None:
+        """A new document is fitted and gets a brush of the same on-screen size every time."""
+        if not self._doc.has_image:
+            return
+        self.fit()
+        self._tools.set_size(round(BRUSH_SCREEN_PX / self.zoom))
 
     def _on_mask_changed(self, box) -> None:
         mask = self._doc.mask
@@ -341,6 +377,9 @@ class Canvas(QGraphicsView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         """An empty canvas says how to start instead of staying blank."""
+        if self._drop_name is not None or self._busy_text:
+            self._draw_notice(painter)
+            return
         if self._stage is not None:
             return
         if self._outpaint is not None and self._doc.has_image and not self.has_candidate:
@@ -358,6 +397,34 @@ class Canvas(QGraphicsView):
             Qt.AlignmentFlag.AlignCenter,
             "Open an image (Ctrl+O) or drop one here",
         )
+        painter.restore()
+
+    def _draw_notice(self, painter: QPainter) -> None:
+        """The drop highlight (a frame and "Drop to open …") or what a file operation does."""
+        view = QRectF(self.viewport().rect())
+        painter.save()
+        painter.resetTransform()
+        if self._drop_name is not None:
+            tint = QColor(DROP_COLOR)
+            tint.setAlpha(50)
+            painter.fillRect(view, tint)
+            pen = QPen(DROP_COLOR)
+            pen.setWidth(8)
+            painter.setPen(pen)
+            painter.drawRect(view.adjusted(4, 4, -4, -4))
+            text = f"Drop to open {self._drop_name}"
+        else:
+            text = self._busy_text
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        painter.setFont(font)
+        box = painter.fontMetrics().boundingRect(text).adjusted(-16, -10, 16, 10)
+        box.moveCenter(view.center().toPoint())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(QRectF(box), 8, 8)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(QRectF(box), Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
 
     def _draw_outpaint_frame(self, painter: QPainter) -> None:

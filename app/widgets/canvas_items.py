@@ -33,15 +33,22 @@ class MaskOverlayItem(QGraphicsItem):
         self._color = QColor(color)
 
     def reset(self, mask: np.ndarray | None) -> None:
-        """Rebuild from the whole mask (new document, undo of a big edit, colour change)."""
+        """Rebuild from the whole mask (new document, undo of a big edit, colour change).
+
+        An empty mask gets no image at all: a fresh 100 MP photo must not cost the GUI thread
+        a 400 MB transparent layer; the first brush dab makes it (``update_box``).
+        """
         self.prepareGeometryChange()
-        self._image = QImage() if mask is None else mask_overlay(mask, self._color)
+        empty = mask is None or not mask.any()
+        self._image = QImage() if empty else mask_overlay(mask, self._color)
         self.update()
 
     def update_box(self, mask: np.ndarray, box: Box) -> None:
         """Redraw only ``box``: a brush dab must not cost a full-image conversion."""
         if self._image.isNull() or self._image.size().toTuple() != (mask.shape[1], mask.shape[0]):
-            self.reset(mask)
+            self.prepareGeometryChange()
+            self._image = mask_overlay(mask, self._color)
+            self.update()
             return
         patch = mask_overlay(mask[box.slices], self._color)
         painter = QPainter(self._image)
