@@ -9,9 +9,14 @@ import numpy as np
 from PIL import Image
 from PySide6.QtGui import QFontMetrics
 
-from app.imaging import from_qimage
-from app.prompts import Sides
-from tests.app.helpers import ScaleRunner, ScriptedPrompts, gradient_image, result_color
+from app.choices import Sides
+from tests.app.helpers import (
+    ScaleRunner,
+    ScriptedPrompts,
+    gradient_image,
+    qimage_pixels,
+    result_color,
+)
 
 
 def run_job(window, qtbot) -> None:
@@ -25,7 +30,7 @@ def open_photo(window, qtbot, path: Path) -> None:
 
 
 def viewport_centre(window) -> np.ndarray:
-    shot = from_qimage(window.canvas.viewport().grab().toImage())
+    shot = qimage_pixels(window.canvas.viewport().grab().toImage())
     h, w = shot.shape[:2]
     return shot[h // 2 - 20 : h // 2 + 20, w // 2 - 20 : w // 2 + 20, :3].reshape(-1, 3)
 

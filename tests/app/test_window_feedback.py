@@ -14,9 +14,8 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app.imaging import from_qimage
 from app.widgets.canvas import BRUSH_SCREEN_PX, DROP_COLOR
-from tests.app.helpers import gradient_image
+from tests.app.helpers import gradient_image, qimage_pixels
 
 
 def big_photo(path: Path, width: int, height: int) -> Path:
@@ -73,7 +72,7 @@ def drag_event(kind, window, paths: list[Path]):
 
 
 def border_has_highlight(window) -> bool:
-    shot = from_qimage(window.canvas.viewport().grab().toImage())[..., :3].astype(int)
+    shot = qimage_pixels(window.canvas.viewport().grab().toImage())[..., :3].astype(int)
     colour = np.array([DROP_COLOR.red(), DROP_COLOR.green(), DROP_COLOR.blue()])
     edge = shot[4, shot.shape[1] // 4 : 3 * shot.shape[1] // 4]
     return bool((np.abs(edge - colour).max(axis=1) <= 30).mean() > 0.9)
