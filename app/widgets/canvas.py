@@ -10,14 +10,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QBrush,
     QColor,
     QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPainterPath,
-    QPen,
     QPixmap,
     QWheelEvent,
 )
@@ -37,6 +35,14 @@ from app.imaging import display_image
 from app.state.document import Document
 from app.state.tool_settings import ToolSettings
 from app.widgets.canvas_items import CandidateItem, MaskOverlayItem, PreviewItem
+from app.widgets.canvas_paint import (
+    checker_brush,
+    cosmetic_pen,
+    draw_drop_highlight,
+    draw_hint,
+    draw_notice,
+    draw_outpaint_frame,
+)
 from app.widgets.mask_tools import MaskToolController
 from app.widgets.outpaint_frame import MAX_FACTOR, OutpaintFrame
 
@@ -44,17 +50,6 @@ MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 ZOOM_STEP = 1.25
 BACKGROUND = QColor(38, 40, 44)
 BRUSH_SCREEN_PX = 40  # a new document's brush: this wide on screen, whatever the photo's size
-DROP_COLOR = QColor(80, 160, 255)
-
-
-def _checker_brush() -> QBrush:
-    pixmap = QPixmap(16, 16)
-    pixmap.fill(QColor(204, 204, 204))
-    painter = QPainter(pixmap)
-    painter.fillRect(0, 0, 8, 8, QColor(153, 153, 153))
-    painter.fillRect(8, 8, 8, 8, QColor(153, 153, 153))
-    painter.end()
-    return QBrush(pixmap)
 
 
 class Canvas(QGraphicsView):
@@ -84,9 +79,9 @@ class Canvas(QGraphicsView):
         self._candidate.hide()
         self._preview.hide()
         self._cursor.hide()
-        self._shape.setPen(_cosmetic_pen(QColor(255, 255, 255), dashed=True))
-        self._cursor.setPen(_cosmetic_pen(QColor(255, 255, 255)))
-        self._checker = _checker_brush()
+        self._shape.setPen(cosmetic_pen(QColor(255, 255, 255), dashed=True))
+        self._cursor.setPen(cosmetic_pen(QColor(255, 255, 255)))
+        self._checker = checker_brush()
         self._controller = MaskToolController(document, tools, self._show_shape)
         self._pan_from: QPointF | None = None
         self._space = False
@@ -376,72 +371,23 @@ class Canvas(QGraphicsView):
         painter.restore()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
-        """An empty canvas says how to start instead of staying blank."""
-        if self._drop_name is not None or self._busy_text:
-            self._draw_notice(painter)
-            return
-        if self._stage is not None:
-            return
-        if self._outpaint is not None and self._doc.has_image and not self.has_candidate:
-            self._draw_outpaint_frame(painter)
-        if self._doc.has_image or self.has_candidate:
-            return
+        """Screen-space layers over the scene: notices, the out-paint frame, the empty hint."""
         painter.save()
         painter.resetTransform()
-        painter.setPen(QColor(150, 153, 160))
-        font = painter.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        painter.setFont(font)
-        painter.drawText(
-            self.viewport().rect(),
-            Qt.AlignmentFlag.AlignCenter,
-            "Open an image (Ctrl+O) or drop one here",
-        )
-        painter.restore()
-
-    def _draw_notice(self, painter: QPainter) -> None:
-        """The drop highlight (a frame and "Drop to open …") or what a file operation does."""
         view = QRectF(self.viewport().rect())
-        painter.save()
-        painter.resetTransform()
         if self._drop_name is not None:
-            tint = QColor(DROP_COLOR)
-            tint.setAlpha(50)
-            painter.fillRect(view, tint)
-            pen = QPen(DROP_COLOR)
-            pen.setWidth(8)
-            painter.setPen(pen)
-            painter.drawRect(view.adjusted(4, 4, -4, -4))
-            text = f"Drop to open {self._drop_name}"
-        else:
-            text = self._busy_text
-        font = painter.font()
-        font.setPointSizeF(font.pointSizeF() * 1.4)
-        painter.setFont(font)
-        box = painter.fontMetrics().boundingRect(text).adjusted(-16, -10, 16, 10)
-        box.moveCenter(view.center().toPoint())
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 170))
-        painter.drawRoundedRect(QRectF(box), 8, 8)
-        painter.setPen(QColor(255, 255, 255))
-        painter.drawText(QRectF(box), Qt.AlignmentFlag.AlignCenter, text)
-        painter.restore()
-
-    def _draw_outpaint_frame(self, painter: QPainter) -> None:
-        """The extended canvas as a dashed frame with a grip on each edge."""
-        x0, y0, x1, y1 = self._outpaint.bounds()
-        area = self.viewportTransform().mapRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        painter.save()
-        painter.resetTransform()
-        painter.setPen(_cosmetic_pen(QColor(255, 255, 255), dashed=True))
-        painter.drawRect(area)
-        painter.setBrush(QColor(255, 255, 255))
-        grips = (
-            QPointF(area.left(), area.center().y()), QPointF(area.right(), area.center().y()),
-            QPointF(area.center().x(), area.top()), QPointF(area.center().x(), area.bottom()),
-        )  # fmt: skip
-        for grip in grips:
-            painter.drawRect(QRectF(grip.x() - 4, grip.y() - 4, 8, 8))
+            draw_drop_highlight(painter, view)
+            draw_notice(painter, view, f"Drop to open {self._drop_name}")
+        elif self._busy_text:
+            draw_notice(painter, view, self._busy_text)
+        elif self._stage is not None:
+            pass  # a generated picture on its own: nothing of the document's
+        elif self._outpaint is not None and self._doc.has_image and not self.has_candidate:
+            x0, y0, x1, y1 = self._outpaint.bounds()
+            frame = QRectF(x0, y0, x1 - x0, y1 - y0)
+            draw_outpaint_frame(painter, self.viewportTransform().mapRect(frame))
+        elif not self._doc.has_image and not self.has_candidate:
+            draw_hint(painter, view, "Open an image (Ctrl+O) or drop one here")
         painter.restore()
 
     # -- input ----------------------------------------------------------------------------------
@@ -592,12 +538,3 @@ class Canvas(QGraphicsView):
 
     def _show_shape(self, path: QPainterPath | None) -> None:
         self._shape.setPath(path or QPainterPath())
-
-
-def _cosmetic_pen(color: QColor, dashed: bool = False) -> QPen:
-    pen = QPen(color)
-    pen.setCosmetic(True)
-    pen.setWidthF(1.5)
-    if dashed:
-        pen.setStyle(Qt.PenStyle.DashLine)
-    return pen

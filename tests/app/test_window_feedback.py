@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app.widgets.canvas import BRUSH_SCREEN_PX, DROP_COLOR
+from app.widgets.canvas import BRUSH_SCREEN_PX
+from app.widgets.canvas_paint import DROP_COLOR
 from tests.app.helpers import gradient_image, qimage_pixels
 
 
@@ -26,26 +27,21 @@ def big_photo(path: Path, width: int, height: int) -> Path:
 
 
 def test_opening_shows_a_busy_indicator_and_the_gui_keeps_running(make_window, qtbot, tmp_path):
+    """The GUI thread's own CPU time is measured (not wall-clock gaps, which a loaded machine
+    stretches): decoding and converting 24 MP happen on the loader thread."""
     window = make_window()
     photo = big_photo(tmp_path / "big.jpg", 6000, 4000)
-    stamps: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
-    timer.start()
-    try:
-        window.open_path(photo)
-        assert window.busy_bar.isVisible(), "busy from the moment the open starts"
-        assert "Opening big.jpg" in window.busy_label.text()
-        assert QApplication.overrideCursor().shape() == Qt.CursorShape.BusyCursor
-        qtbot.waitUntil(lambda: window.document.size == (6000, 4000), timeout=30_000)
-        qtbot.wait(100)
-    finally:
-        timer.stop()
+    cpu_before = time.thread_time()
+    window.open_path(photo)
+    assert window.busy_bar.isVisible(), "busy from the moment the open starts"
+    assert "Opening big.jpg" in window.busy_label.text()
+    assert QApplication.overrideCursor().shape() == Qt.CursorShape.BusyCursor
+    qtbot.waitUntil(lambda: window.document.size == (6000, 4000), timeout=30_000)
+    qtbot.wait(100)  # the first paint of the new picture
+    gui_cpu = time.thread_time() - cpu_before
     assert not window.busy_bar.isVisible()
     assert QApplication.overrideCursor() is None
-    gaps = np.diff(stamps)
-    assert gaps.max() < 0.15, f"the GUI stalled {gaps.max() * 1000:.0f} ms while opening"
+    assert gui_cpu < 0.1, f"the GUI thread worked {gui_cpu * 1000:.0f} ms to open 24 MP"
 
 
 def test_saving_shows_the_busy_indicator_too(make_window, qtbot, tmp_path):
