@@ -253,9 +253,9 @@ class JobController(QObject):
         thumbs = [to_pixmap(_thumbnail(v.image)) for v in self._results]
         num_scales = job.num_scales if job else 0
         can_vary = job is not None and job.mode in ("inpaint", "generate")
-        self._variations.set_variations(
-            thumbs, [v.seed for v in self._results], num_scales, can_vary
-        )
+        seeds = [v.seed for v in self._results]
+        new_picture = job is not None and job.mode == "generate"
+        self._variations.set_variations(thumbs, seeds, num_scales, can_vary, not new_picture)
         notes = " ".join(result.notes)
         message = f"{count} variation{'s' if count != 1 else ''} ready — pick one, then Apply."
         self._strip.finish(message, result.elapsed_s)

@@ -96,6 +96,7 @@ class VariationsPanel(QWidget):
         layout.addLayout(gallery_column, 1)
         layout.addLayout(controls)
         self._can_vary = False
+        self._can_compare = True
         self.clear()
 
     @property
@@ -107,8 +108,14 @@ class VariationsPanel(QWidget):
         return self.gallery.currentRow()
 
     def set_variations(
-        self, thumbnails: list[QPixmap], seeds: list[int], num_scales: int, can_vary: bool
+        self,
+        thumbnails: list[QPixmap],
+        seeds: list[int],
+        num_scales: int,
+        can_vary: bool,
+        can_compare: bool = True,
     ) -> None:
+        """``can_compare`` is False for a new picture: there is no "before" to compare with."""
         self.gallery.blockSignals(True)
         self.gallery.clear()
         for index, (pixmap, seed) in enumerate(zip(thumbnails, seeds, strict=True)):
@@ -117,6 +124,7 @@ class VariationsPanel(QWidget):
             self.gallery.addItem(item)
         self.gallery.blockSignals(False)
         self._can_vary = can_vary and num_scales > 1
+        self._can_compare = can_compare
         self.keep_scales.setRange(1, max(1, num_scales - 1))
         self.keep_scales.setValue(max(1, num_scales // 2))
         self.compare.setValue(0)
@@ -143,8 +151,9 @@ class VariationsPanel(QWidget):
 
     def _sync(self, has_items: bool) -> None:
         self.empty.setVisible(not has_items)
-        for widget in (self.apply_button, self.discard_button, self.compare):
+        for widget in (self.apply_button, self.discard_button):
             widget.setEnabled(has_items)
+        self.compare.setEnabled(has_items and self._can_compare)
         self.vary_button.setEnabled(has_items and self._can_vary)
         self.keep_scales.setEnabled(has_items and self._can_vary)
         if has_items and not self._can_vary:

@@ -51,6 +51,7 @@ def test_generate_shows_the_result_alone_and_apply_opens_it_as_a_new_document(
     seed = window.jobs.results[0].seed
 
     qtbot.waitUntil(lambda: window.canvas.has_candidate)
+    assert not window.variations.compare.isEnabled(), "nothing to compare a new picture with"
     centre = viewport_centre(window)  # the generated picture fills the view, not a corner
     assert (np.abs(centre.astype(int) - result_color(seed)).max(axis=1) <= 2).all()
 
@@ -151,3 +152,19 @@ def test_outpaint_apply_fits_the_view_to_the_new_size(make_window, qtbot):
     zoom = canvas.zoom
     canvas.fit()
     assert canvas.zoom == zoom, "pressing Fit again changes nothing"
+
+
+def test_varying_a_generated_result_stays_on_its_stage_and_applies_as_a_new_document(
+    make_window, qtbot
+):
+    window = make_window()
+    photo = gradient_image(400, 300)
+    window.document.load(photo)
+    window.panel.set_mode("generate")
+    run_job(window, qtbot)
+    with qtbot.waitSignal(window.bridge.job_finished, timeout=20_000):
+        window.variations.vary_button.click()
+    assert window.canvas.staged and window.canvas.has_candidate
+    window.variations.apply_button.click()
+    assert window.document.size == (64, 64) and window.document.source_path is None
+    assert not window.canvas.staged
