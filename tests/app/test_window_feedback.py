@@ -123,3 +123,37 @@ def test_the_brush_is_sized_to_the_view_when_an_image_opens(make_window, qtbot, 
     qtbot.waitUntil(lambda: tools.size < 40)
     assert canvas.zoom > 4, "a small picture is fitted zoomed in"
     assert tools.size == round(BRUSH_SCREEN_PX / canvas.zoom)
+
+
+def tinted(window, x: float, y: float) -> bool:
+    """Whether the canvas shows the mask tint over image pixel (x, y)."""
+    canvas = window.canvas
+    point = canvas.mapFromScene(x, y)
+    shot = qimage_pixels(canvas.viewport().grab().toImage())
+    r, g, b = shot[point.y(), point.x(), :3].astype(int)
+    return r > g + 60 and r > b + 40  # the pink-red tint over a grey photo
+
+
+def test_the_mask_overlay_costs_only_the_tiles_that_are_painted(make_window, qtbot):
+    window = make_window()
+    doc, canvas = window.document, window.canvas
+    doc.load(np.full((3000, 4000, 3), 128, np.uint8))
+    qtbot.waitUntil(lambda: canvas.fit_mode)
+    overlay = canvas._mask_item
+    assert overlay.tile_count == 0, "a fresh document has no overlay pixels at all"
+
+    doc.stroke_begin()
+    doc.stroke_paint((3900.0, 2900.0), (3950.0, 2950.0), 60.0, 1.0, True)  # the last tile
+    doc.stroke_end("Brush stroke")
+    assert overlay.tile_count == 1
+    assert tinted(window, 3925, 2925) and not tinted(window, 2000, 1500)
+
+    doc.fill_rect((100, 100), (1400, 200), True)  # crosses three tile columns
+    assert overlay.tile_count == 4
+    assert tinted(window, 700, 150) and tinted(window, 1300, 150)
+
+    window.undo_action.trigger()  # undo restores the box: its tiles are cleared, not dropped
+    assert not tinted(window, 700, 150)
+    doc.invert_mask()  # a whole-mask edit rebuilds every tile that has pixels
+    assert overlay.tile_count == 48  # ceil(4000 / 512) * ceil(3000 / 512)
+    assert tinted(window, 2000, 1500) and not tinted(window, 3925, 2925)
