@@ -1,6 +1,6 @@
 """Known checkpoints: which files make up each model, where they are published, how big they are.
 
-Sizes and memory figures come from ``shared/reference/var.md`` and ``varedit.md``; most are
+Sizes and memory figures were read from the reference code and papers; most are
 computed or estimated (flagged per file / per model) because the hub pages were not all reachable
 offline. sha256 values are unknown offline, so they are ``None`` here and checked against the hub's
 own LFS metadata at download time (see ``engine.store.download``).
