@@ -105,6 +105,7 @@ FAKE_PYTHON = """#!/usr/bin/env bash
 case "$1" in
   -m) [ "$2" = app ] && echo "APP STARTED"; exit 0 ;;
   scripts/qt_libs.py)
+    [ "$FAKE_LDD" = crash ] && { echo "Traceback: boom" >&2; exit 1; }
     listing="$FAKE_LDD"; [ -e "$FAKE_STATE/installed" ] && listing="$FAKE_CLEAN"
     exec "$REAL_PYTHON" scripts/qt_libs.py --ldd-output "$listing" ;;
 esac
@@ -114,8 +115,8 @@ echo "$@" >> "$FAKE_STATE/apt.log"; touch "$FAKE_STATE/installed"
 """
 
 
-@pytest.mark.parametrize("as_root", [False, True])
-def test_run_sh_names_or_installs_the_packages_before_starting(tmp_path, as_root):
+def run_script(tmp_path: Path, as_root: bool, listing: str) -> tuple:
+    """run.sh from a copy of scripts/, with a fake venv python, apt-get and id."""
     tree = tmp_path / "tree"
     (tree / "scripts").mkdir(parents=True)
     for name in ("run.sh", "qt_libs.py"):
@@ -132,12 +133,12 @@ def test_run_sh_names_or_installs_the_packages_before_starting(tmp_path, as_root
     for path, text in fakes.items():
         path.write_text(text)
         path.chmod(0o755)
-    (tmp_path / "ldd.txt").write_text(FRESH_DEBIAN_LDD)
+    (tmp_path / "ldd.txt").write_text(listing)
     (tmp_path / "clean.txt").write_text(ALL_FOUND_LDD)
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "FAKE_LDD": str(tmp_path / "ldd.txt"),
+        "FAKE_LDD": "crash" if listing == "crash" else str(tmp_path / "ldd.txt"),
         "FAKE_CLEAN": str(tmp_path / "clean.txt"),
         "FAKE_STATE": str(state),
         "REAL_PYTHON": sys.executable,
@@ -146,6 +147,12 @@ def test_run_sh_names_or_installs_the_packages_before_starting(tmp_path, as_root
     done = subprocess.run(
         ["bash", str(tree / "scripts" / "run.sh")], capture_output=True, text=True, env=env
     )
+    return done, state
+
+
+@pytest.mark.parametrize("as_root", [False, True])
+def test_run_sh_names_or_installs_the_packages_before_starting(tmp_path, as_root):
+    done, state = run_script(tmp_path, as_root, FRESH_DEBIAN_LDD)
     packages = "libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0"
     if as_root:
         assert done.returncode == 0, done.stderr
@@ -159,3 +166,11 @@ def test_run_sh_names_or_installs_the_packages_before_starting(tmp_path, as_root
         assert "libxcb-icccm.so.4" in done.stderr
         assert "APP STARTED" not in done.stdout
         assert not (state / "apt.log").exists()
+
+
+def test_run_sh_starts_when_nothing_is_missing_or_the_check_itself_fails(tmp_path):
+    done, state = run_script(tmp_path / "clean", False, ALL_FOUND_LDD)
+    assert (done.returncode, done.stderr) == (0, "") and "APP STARTED" in done.stdout
+    done, state = run_script(tmp_path / "crash", True, "crash")
+    assert done.returncode == 0 and "APP STARTED" in done.stdout
+    assert "starting anyway" in done.stderr and not (state / "apt.log").exists()
