@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import download, imageio, masks, model_store, registry
 from engine.api import UNCONDITIONAL_CLASS, ModelChoice
-from engine.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.download import DownloadProgress, format_bytes
-from engine.imageio import LoadedImage as Picture
-from engine.resources import sample_photo
+from engine.imaging import imageio, masks
+from engine.imaging.imageio import LoadedImage as Picture
+from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
+from engine.store import download, model_store, registry
+from engine.store.download import DownloadProgress, format_bytes
+from engine.store.resources import sample_photo
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -190,7 +191,7 @@ def installed_models() -> list[ModelEntry]:
 
 def memory_device(device: str) -> str:
     """The device kind a job would really use (``auto`` resolved), for the memory estimate."""
-    from engine.devices import resolve_device  # imports torch: only when the window opens
+    from engine.runtime.devices import resolve_device  # imports torch: only when the window opens
 
     try:
         return resolve_device(device).type
@@ -284,6 +285,6 @@ def import_models(
     Slow for multi-GB files on another drive: call it off the GUI thread. ``progress`` gets
     ``(file name, bytes done, bytes total)`` while files are hashed or copied.
     """
-    from engine.model_import import import_path
+    from engine.store.importing import import_path
 
     return import_path(path, progress, token, convert=convert)

@@ -24,7 +24,7 @@ from engine.api import (
     Request,
     ScaleProgress,
 )
-from engine.jobs import Engine, Runner
+from engine.runtime.jobs import Engine, Runner
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ Why: a "demo" label is only fair if the numbers behind it are published. This me
 * the tokenizer: PSNR / SSIM of encode -> decode at the model resolution, next to bicubic
   up-sampling from a thumbnail holding the same number of bits as the token pyramid (and
   bicubic x4, a much richer reference), plus codebook use;
-* in-painting through the real engine (``engine.cli.run_blocking`` with ``InpaintRequest`` /
+* in-painting through the real engine (``engine.cli.main.run_blocking`` with ``InpaintRequest`` /
   ``OutpaintRequest``, default sampling) on three mask kinds, next to OpenCV Telea, a blurred
   fill and the tokenizer oracle (the hole decoded from the true tokens, an upper bound): PSNR
   and SSIM inside the hole and sharpness (variance of the Laplacian inside the hole, also shown
@@ -35,9 +35,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest, Sampling  # noqa: E402
-from engine.cli import run_blocking  # noqa: E402
-from engine.model_cache import LoadedModel, load_model  # noqa: E402
-from engine.tensors import image_to_tensor, tensor_to_image  # noqa: E402
+from engine.cli.main import run_blocking  # noqa: E402
+from engine.imaging.tensors import image_to_tensor, tensor_to_image  # noqa: E402
+from engine.models.var.loader import LoadedModel, load_model  # noqa: E402
 from tools.train_demo import heldout_crops, load_images  # noqa: E402
 
 EVAL_SEED = 7  # crops differ from the ones watched during training (seed 1234 / 99)

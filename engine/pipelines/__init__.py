@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.api import GenerateRequest, InpaintRequest, JobResult, OutpaintRequest, Request
-from engine.jobs import JobContext
+from engine.runtime.jobs import JobContext
 
 
 def run_request(request: Request, ctx: JobContext) -> JobResult:

@@ -8,13 +8,14 @@ import numpy as np
 import torch
 
 from engine.api import UNCONDITIONAL_CLASS, ModelChoice, ModelLoading, Sampling, ScaleProgress
-from engine.cancel import UserFacingError
-from engine.devices import make_generator
-from engine.jobs import JobContext
-from engine.model_cache import LoadedModel
-from engine.preview import decode_preview, thumbnail
-from engine.sampling import SampleOutput, TokenOverride, sample_scales
-from engine.tensors import tensor_to_image
+from engine.imaging.preview import decode_preview, thumbnail
+from engine.imaging.tensors import tensor_to_image
+from engine.models.var.loader import LoadedModel
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.devices import make_generator
+from engine.runtime.jobs import JobContext
+from engine.samplers.hooks import TokenOverride
+from engine.samplers.var import SampleOutput, sample_scales
 
 # Turns a window-sized preview into what the user should see (e.g. pasted into the photo).
 PreviewFrame = Callable[[np.ndarray], np.ndarray]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from engine.api import GenerateRequest, JobResult, Variation
-from engine.cancel import UserFacingError
-from engine.jobs import JobContext
 from engine.pipelines.common import load, sample_one, token_arrays
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.jobs import JobContext
 
 
 def run_generate(request: GenerateRequest, ctx: JobContext) -> JobResult:

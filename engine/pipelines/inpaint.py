@@ -20,16 +20,22 @@ import torch
 import torch.nn.functional as F
 
 from engine.api import InpaintRequest, JobResult, Sampling, Variation
-from engine.cancel import UserFacingError
-from engine.compositing import Window, boundary_ring, context_window, match_colors, paste_back
-from engine.jobs import JobContext
-from engine.masks import feather_mask, grow_mask, mask_bbox, token_keep_mask
-from engine.model_cache import LoadedModel
+from engine.imaging.compositing import (
+    Window,
+    boundary_ring,
+    context_window,
+    match_colors,
+    paste_back,
+)
+from engine.imaging.masks import feather_mask, grow_mask, mask_bbox, token_keep_mask
+from engine.imaging.preview import thumbnail
+from engine.imaging.tensors import image_to_tensor
+from engine.models.var.loader import LoadedModel
 from engine.pipelines.common import load, sample_one, token_arrays
 from engine.pipelines.quick_fill import is_quick_fill, quick_fill
-from engine.preview import thumbnail
-from engine.sampling import TokenOverride, teacher_force
-from engine.tensors import image_to_tensor
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.jobs import JobContext
+from engine.samplers.hooks import TokenOverride, teacher_force
 
 PREVIEW_SIDE = 512
 COLOR_RING_PX = 12

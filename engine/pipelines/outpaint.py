@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 
 from engine.api import JobResult, OutpaintRequest, Sampling, Variation
-from engine.cancel import UserFacingError
-from engine.jobs import JobContext
 from engine.pipelines.common import load
 from engine.pipelines.inpaint import inpaint_variations
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.jobs import JobContext
 
 MAX_SIDE = 20_000
 

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from engine.imaging.tensors import image_to_tensor, tensor_to_image
 from engine.models.varsr.loader import VARSRModels
 from engine.pipelines.colorfix import adain_fix
+from engine.samplers.hooks import TokenOverride
 from engine.samplers.varsr import DEFAULT_CFG, DEFAULT_TOP_K, DEFAULT_TOP_P, sample_varsr
-from engine.sampling import TokenOverride
-from engine.tensors import image_to_tensor, tensor_to_image
 
 TILE_CFG = 7.0  # test_tile.py's guidance
 SCALE = 4

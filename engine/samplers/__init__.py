@@ -1,1 +1,1 @@
-"""Next-scale sampling loops, one per model family."""
+"""samplers"""

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from engine.models.quant import MultiScaleQuantizer
+from engine.models.var.quant import MultiScaleQuantizer
 from engine.models.varsr.refiner import refine, respaced_schedule
 from engine.models.varsr.transformer import VARSRTransformer
-from engine.sampling import ScaleCallback, TokenOverride, cfg_strength, draw, guide, top_k_top_p_
+from engine.samplers.filtering import draw, guide, top_k_top_p_
+from engine.samplers.hooks import ScaleCallback, TokenOverride
+from engine.samplers.var import cfg_strength
 
 # Reference defaults of test_varsr.py (test_tile.py uses cfg 7).
 DEFAULT_CFG, DEFAULT_TOP_K, DEFAULT_TOP_P = 6.0, 1, 0.75

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.engine_access import ModelEntry
 from app.prompts import Prompts, Sides
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 from tests.app.helpers import ScaleRunner, ScriptedPrompts, gradient_image, result_color
 
 

@@ -1,6 +1,6 @@
 """The Models window against a real local hub server: progress, failure, cancel, delete, import.
 
-Downloads go through the real engine (``engine.download``) to ``tests.hub_server.FakeHub`` on
+Downloads go through the real engine (``engine.store.download``) to ``tests.hub_server.FakeHub`` on
 127.0.0.1 via ``HF_ENDPOINT``; the hub cache and data folder are per-test temp folders. The
 registry's var-d16 entry is served with small fake files (the engine checks the hub's sha256, not
 the tensors), so the window under test lists exactly what users see.
@@ -20,8 +20,8 @@ from safetensors import safe_open
 
 from app.dialogs.models_dialog import DISK, MEMORY, PROGRESS, SIZE, STATUS, ModelsDialog
 from app.engine_access import CancelToken, download_model
-from engine import model_store
-from engine.registry import VAR_REPO, VAR_VAE, get_model, memory_estimate_gb
+from engine.store import model_store
+from engine.store.registry import VAR_REPO, VAR_VAE, get_model, memory_estimate_gb
 from tests.app.helpers import ScriptedPrompts
 from tests.hub_server import closed_port_url, payload, serve_hub
 

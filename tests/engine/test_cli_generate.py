@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from engine.cli import main
-from engine.models.var import VAR, VARConfig
-from engine.models.vqvae import VQVAE, VQVAEConfig
+from engine.cli.main import main
+from engine.models.var.transformer import VAR, VARConfig
+from engine.models.var.vqvae import VQVAE, VQVAEConfig
 from tests.recipes import FIXTURES
 
 

@@ -7,8 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from engine.cancel import UserFacingError
-from engine.compositing import (
+from engine.imaging.compositing import (
     Window,
     boundary_ring,
     context_window,
@@ -16,7 +15,8 @@ from engine.compositing import (
     match_colors,
     paste_back,
 )
-from engine.masks import feather_mask, grow_mask, mask_bbox
+from engine.imaging.masks import feather_mask, grow_mask, mask_bbox
+from engine.runtime.cancel import UserFacingError
 
 sizes = st.integers(1, 300)
 

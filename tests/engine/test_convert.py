@@ -10,13 +10,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from engine import model_store
 from engine.api import GenerateRequest, ModelChoice, Sampling
-from engine.cancel import UserFacingError
-from engine.cli import main, run_blocking
-from engine.convert import convert_checkpoint
-from engine.model_cache import load_model
-from engine.registry import get_model
+from engine.cli.main import main, run_blocking
+from engine.models.var.loader import load_model
+from engine.runtime.cancel import UserFacingError
+from engine.store import model_store
+from engine.store.convert import convert_checkpoint
+from engine.store.registry import get_model
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest, Sampling
-from engine.cli import run_blocking
-from engine.model_cache import load_model
+from engine.cli.main import run_blocking
+from engine.models.var.loader import load_model
 from tools.train_demo import (
     CropSampler,
     DemoConfig,
@@ -60,7 +60,7 @@ def test_shipped_files_are_small_and_documented():
 def test_shipped_files_are_fp16_and_verified_against_the_registry(tmp_path, monkeypatch, capsys):
     from safetensors import safe_open
 
-    from engine.cli import main
+    from engine.cli.main import main
 
     with safe_open(VAR, "pt") as handle:
         assert handle.metadata()["precision"] == "fp16"
@@ -107,7 +107,7 @@ def test_inpaints_end_to_end_on_cpu():
     assert time.perf_counter() - started < 60
     out = variation.image
     assert out.shape == image.shape and out.dtype == np.uint8
-    from engine.masks import grow_mask
+    from engine.imaging.masks import grow_mask
 
     outside = ~grow_mask(mask, 4)
     assert np.array_equal(out[outside], image[outside])
@@ -204,9 +204,9 @@ def test_training_runs_saves_and_reloads(tmp_path):
 
 
 def test_registry_finds_the_shipped_demo_and_the_cli_uses_it_by_default(tmp_path):
-    from engine import model_store, registry
-    from engine.cli import main
-    from engine.imageio import save_image
+    from engine.cli.main import main
+    from engine.imaging.imageio import save_image
+    from engine.store import model_store, registry
 
     spec = registry.get_model("demo")
     assert model_store.status(spec) == "installed"
@@ -222,7 +222,7 @@ def test_registry_finds_the_shipped_demo_and_the_cli_uses_it_by_default(tmp_path
     named = ["--model", "demo", "--seed", "4", "--out", str(tmp_path / "b.png")]
     assert main(["inpaint", *common, *named]) == 0
 
-    from engine.imageio import load_image
+    from engine.imaging.imageio import load_image
 
     default, explicit = (load_image(tmp_path / n).pixels for n in ("a.png", "b.png"))
     assert np.array_equal(default, explicit), "no --model means the demo model"

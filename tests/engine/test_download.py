@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import download, model_store
-from engine.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.registry import ModelFile, ModelSpec
+from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
+from engine.store import download, model_store
+from engine.store.registry import ModelFile, ModelSpec
 from tests.hub_server import REPO, closed_port_url, payload, serve_hub
 
 
@@ -234,8 +234,8 @@ def test_remove_deletes_cache_entries(hub):
 
 
 def test_cli_download_of_a_registry_model(hub, capsys):
-    from engine.cli import main
-    from engine.registry import VAR_REPO, get_model
+    from engine.cli.main import main
+    from engine.store.registry import VAR_REPO, get_model
 
     vae, var = payload(30_000, 10), payload(20_000, 11)
     hub.add("vae_ch160v4096z32.pth", vae, repo=VAR_REPO)

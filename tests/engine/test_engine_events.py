@@ -21,7 +21,7 @@ from engine.api import (
     Sampling,
     ScaleProgress,
 )
-from engine.jobs import Engine
+from engine.runtime.jobs import Engine
 from tests.tiny_models import TINY_PATCH_NUMS
 
 TERMINAL = (JobFinished, JobFailed, JobCancelled)
@@ -150,8 +150,8 @@ def test_broken_sink_does_not_kill_the_worker(tiny_checkpoints):
 
 def test_engine_never_imports_qt():
     code = (
-        "import sys, engine.jobs, engine.pipelines.generate, engine.pipelines.inpaint, "
-        "engine.pipelines.outpaint, engine.cli\n"
+        "import sys, engine.runtime.jobs, engine.pipelines.generate, engine.pipelines.inpaint, "
+        "engine.pipelines.outpaint, engine.cli.main\n"
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'PyQt', 'shiboken', 'app'))]\n"
         "assert not bad, bad"
     )

@@ -11,9 +11,9 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest, Sampling
-from engine.cancel import UserFacingError
-from engine.cli import main, run_blocking
-from engine.masks import grow_mask
+from engine.cli.main import main, run_blocking
+from engine.imaging.masks import grow_mask
+from engine.runtime.cancel import UserFacingError
 from tests.recipes import FIXTURES
 
 
@@ -89,8 +89,8 @@ def test_masked_tokens_are_sampled_and_kept_ones_come_from_the_source(tiny_check
     everything = (
         run_blocking(InpaintRequest(mask=np.ones((64, 64), bool), **base)).variations[0].tokens
     )
-    from engine.model_cache import load_model
-    from engine.tensors import image_to_tensor
+    from engine.imaging.tensors import image_to_tensor
+    from engine.models.var.loader import load_model
 
     model = load_model(*tiny_checkpoints)
     with torch.inference_mode():

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import model_import, model_store
-from engine.cancel import UserFacingError
-from engine.registry import get_model
+from engine.runtime.cancel import UserFacingError
+from engine.store import importing as model_import
+from engine.store import model_store
+from engine.store.registry import get_model
 
 
 @pytest.fixture(autouse=True)
@@ -180,7 +181,7 @@ def test_custom_pair_gets_a_custom_id_and_loads(tiny_checkpoints, tmp_path):
     assert spec.custom and spec.patch_nums == (1, 2, 3, 4) and spec.resolution > 0
     assert model_store.status(spec) == "installed"
     vae_path, var_path, patch_nums = model_store.resolve_model_choice("custom-tiny")
-    from engine.model_cache import load_model
+    from engine.models.var.loader import load_model
 
     loaded = load_model(vae_path, var_path, patch_nums=patch_nums)
     assert loaded.patch_nums == (1, 2, 3, 4)
@@ -199,7 +200,7 @@ def test_custom_var_without_its_vqvae_is_refused(tiny_checkpoints, tmp_path):
 
 
 def test_cli_import_verify_remove(tmp_path, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     folder = tmp_path / "usb"
     folder.mkdir()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import model_store
-from engine.cancel import UserFacingError
-from engine.registry import (
+from engine.runtime.cancel import UserFacingError
+from engine.store import model_store
+from engine.store.registry import (
     VAR_REPO,
     VAR_VAE,
     all_models,
@@ -75,7 +75,7 @@ def test_sizes_follow_the_reference():
 
 
 def test_unpublished_model_is_flagged_and_not_downloadable():
-    from engine.download import download_model
+    from engine.store.download import download_model
 
     spec = get_model("varedit-2b-512")
     assert not spec.published
@@ -148,7 +148,7 @@ def test_damaged_index_is_set_aside(tmp_path):
 
 
 def test_cli_models_list(capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     assert main(["models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

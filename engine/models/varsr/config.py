@@ -8,10 +8,10 @@ from collections.abc import Mapping
 
 import torch
 
-from engine.cancel import UserFacingError
 from engine.models.varsr.refiner import refiner_dims
 from engine.models.varsr.transformer import VARSRConfig
 from engine.models.varsr.vqvae import PATCH_NUMS
+from engine.runtime.cancel import UserFacingError
 
 _REQUIRED = (
     "word_embed.weight",

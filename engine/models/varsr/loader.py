@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.cancel import UserFacingError
-from engine.devices import resolve_device, resolve_dtype
-from engine.loading import load_strict, read_state_dict
-from engine.models.config import infer_vqvae_config
+from engine.models.var.config import infer_vqvae_config
 from engine.models.varsr.config import infer_varsr_config
 from engine.models.varsr.transformer import VARSRTransformer
 from engine.models.varsr.vqvae import VARSRVQVAE
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.devices import resolve_device, resolve_dtype
+from engine.store.checkpoint import load_strict, read_state_dict
 
 TRANSFORMER_KEY = "var_wo_ddp"
 VAE_KEY = "vae_local"

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.common import embedding
-from engine.models.var import AdaLNBeforeHead, AdaLNSelfAttn, SelfAttention, VARConfig
+from engine.models.layers import embedding
+from engine.models.var.transformer import AdaLNBeforeHead, AdaLNSelfAttn, SelfAttention, VARConfig
 from engine.models.varsr.refiner import Refiner
 from engine.models.varsr.rope import precompute_freqs, rope_grids, rotate
 

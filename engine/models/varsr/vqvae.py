@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from engine.models.quant import MultiScaleQuantizer
-from engine.models.vqvae import VQVAE, VQVAEConfig
+from engine.models.var.quant import MultiScaleQuantizer
+from engine.models.var.vqvae import VQVAE, VQVAEConfig
 
 # VARSR's only schedule: 512 px output, 32x32 finest grid.
 PATCH_NUMS = (1, 2, 3, 4, 6, 9, 13, 18, 24, 32)

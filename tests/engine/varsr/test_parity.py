@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from engine.imaging.tensors import image_to_tensor
 from engine.pipelines.varsr_window import upscale_window
 from engine.samplers.varsr import Trace, sample_varsr_seeded
-from engine.tensors import image_to_tensor
 from tests.engine.varsr.conftest import FIXTURES
 
 RUNS = json.loads((FIXTURES / "config.json").read_text())["runs"]

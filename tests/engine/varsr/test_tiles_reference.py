@@ -14,7 +14,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from engine.pipelines.varsr_window import gaussian_weights, tile_offsets, upscale_tiles_reference
-from engine.sampling import teacher_force
+from engine.samplers.hooks import teacher_force
 from tests.engine.varsr.conftest import FIXTURES
 from tests.engine.varsr.test_parity import assert_png_close
 

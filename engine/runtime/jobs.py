@@ -25,9 +25,9 @@ from engine.api import (
     JobStarted,
     Request,
 )
-from engine.cancel import CancelToken, UserFacingError
-from engine.cancel import JobCancelled as JobCancelledError
-from engine.memory import trim_heap
+from engine.runtime.cancel import CancelToken, UserFacingError
+from engine.runtime.cancel import JobCancelled as JobCancelledError
+from engine.runtime.memory import trim_heap
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class JobContext:
     job_id: str
     token: CancelToken
     emit: Sink
-    models: object  # engine.model_cache.ModelCache; typed loosely to keep this module light
+    models: object  # engine.store.cache.ModelCache; typed loosely to keep this module light
 
     def check_cancelled(self) -> None:
         self.token.raise_if_cancelled()
@@ -80,7 +80,7 @@ class Engine:
 
             runner = run_request
         if models is None:
-            from engine.model_cache import ModelCache
+            from engine.store.cache import ModelCache
 
             models = ModelCache()
         self._runner = runner

@@ -31,7 +31,7 @@ def parse_extension(text: str) -> Extension:
 
 def _load(args: argparse.Namespace):
     """The source image; conversions it needed (16-bit, CMYK, palette...) are said on stderr."""
-    from engine.imageio import load_image
+    from engine.imaging.imageio import load_image
 
     loaded = load_image(args.image)
     for note in loaded.notes:
@@ -40,7 +40,7 @@ def _load(args: argparse.Namespace):
 
 
 def _save(args: argparse.Namespace, loaded, result) -> None:
-    from engine.cli import save_variations
+    from engine.cli.main import save_variations
 
     save_variations(
         result,
@@ -53,8 +53,8 @@ def _save(args: argparse.Namespace, loaded, result) -> None:
 
 
 def _inpaint(args: argparse.Namespace) -> None:
-    from engine.cli import model_choice, print_progress, run_blocking, sampling
-    from engine.imageio import load_mask
+    from engine.cli.main import model_choice, print_progress, run_blocking, sampling
+    from engine.imaging.imageio import load_mask
 
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
@@ -75,7 +75,7 @@ def _inpaint(args: argparse.Namespace) -> None:
 
 
 def _outpaint(args: argparse.Namespace) -> None:
-    from engine.cli import model_choice, print_progress, run_blocking, sampling
+    from engine.cli.main import model_choice, print_progress, run_blocking, sampling
 
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
@@ -96,7 +96,7 @@ def _outpaint(args: argparse.Namespace) -> None:
 
 
 def add_edit_parsers(commands) -> None:
-    from engine.cli import add_model_arguments, add_sampling_arguments
+    from engine.cli.main import add_model_arguments, add_sampling_arguments
 
     for name, handler, help_text in (
         ("inpaint", _inpaint, "regenerate the masked area of an image"),

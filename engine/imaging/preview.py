@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.models.vqvae import VQVAE
-from engine.tensors import tensor_to_image
+from engine.imaging.tensors import tensor_to_image
+from engine.models.var.vqvae import VQVAE
 
 PREVIEW_GRID_RATIO = 0.5
 

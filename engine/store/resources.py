@@ -10,8 +10,8 @@ SAMPLE_PHOTO = "chelsea.jpg"  # CC0, from scikit-image; held out from the demo m
 
 def resources_dir() -> Path:
     """``resources/`` next to ``engine/`` (checkout or wheel) or inside a frozen bundle."""
-    here = Path(__file__).resolve().parent
-    candidates = [here.parent / "resources"]
+    root = Path(__file__).resolve().parents[2]  # the folder holding engine/
+    candidates = [root / "resources"]
     base = getattr(sys, "_MEIPASS", None)  # frozen (PyInstaller-style) builds
     if base:
         candidates.insert(0, Path(base) / "resources")

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from engine.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.model_store import (
+from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
+from engine.store.model_store import (
     git_blob_sha1,
     hub_cache_dir,
     hub_offline,
@@ -31,7 +31,7 @@ from engine.model_store import (
     repo_folder,
     resolve_files,
 )
-from engine.registry import ModelFile, ModelSpec
+from engine.store.registry import ModelFile, ModelSpec
 
 CHUNK_BYTES = 1 << 20  # cancel / progress granularity
 RETRIES = 5  # consecutive failed attempts (without new bytes) before giving up

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.cancel import UserFacingError
-from engine.registry import ModelFile, ModelSpec, get_model, specs_using
-from engine.resources import resources_dir
+from engine.runtime.cancel import UserFacingError
+from engine.store.registry import ModelFile, ModelSpec, get_model, specs_using
+from engine.store.resources import resources_dir
 
 INDEX_VERSION = 1
 _INDEX_LOCK = threading.RLock()
@@ -388,7 +388,7 @@ class FileCheck:
 
 
 def sha256_of(path: str, progress: Progress | None = None) -> str:
-    from engine.loading import sha256_file
+    from engine.store.checkpoint import sha256_file
 
     name = os.path.basename(path)
     return sha256_file(
@@ -426,7 +426,7 @@ def verify(
 ) -> list[FileCheck]:
     """Re-hash every present file against the best known reference hash.
 
-    ``remote`` (from ``engine.download``) asks the hub for a hash when nothing local knows one;
+    ``remote`` (``engine.store.download``) asks the hub for a hash when nothing local knows one;
     leave it ``None`` offline.
     """
     present = resolve_files(spec)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 
 Progress = Callable[[int, int], None]
 _CHUNK = 8 << 20

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine.cancel import UserFacingError
-from engine.masks import footprint_any, grow_mask
+from engine.imaging.masks import footprint_any, grow_mask
+from engine.runtime.cancel import UserFacingError
 
 MIN_RING_PIXELS = 16  # fewer known pixels than this give meaningless colour statistics
 MIN_STD = 2.0  # below this a channel is flat: shift it, never stretch it

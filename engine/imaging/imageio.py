@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 
 DEFAULT_MAX_PIXELS = 200_000_000
 ORIENTATION_TAG = 0x0112

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.quant import MultiScaleQuantizer
+from engine.models.var.quant import MultiScaleQuantizer
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.cancel import CancelToken, UserFacingError
-from engine.convert import convert_checkpoint
-from engine.model_store import (
+from engine.runtime.cancel import CancelToken, UserFacingError
+from engine.store.convert import convert_checkpoint
+from engine.store.model_store import (
     load_index,
     models_dir,
     record_files,
@@ -27,7 +27,7 @@ from engine.model_store import (
     sha256_of,
     update_index,
 )
-from engine.registry import (
+from engine.store.registry import (
     T5_FILES,
     T5_REPO,
     VAR_REPO,
@@ -193,7 +193,7 @@ def _read_tensors(path: Path) -> Mapping:
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
             raise UserFacingError(f"{path.name}: not a readable safetensors file ({exc}).") from exc
         return {**{k: _Shape(v) for k, v in shapes.items()}, **small}
-    from engine.loading import read_state_dict
+    from engine.store.checkpoint import read_state_dict
 
     try:
         return read_state_dict(str(path))
@@ -255,12 +255,12 @@ def _var_info(state: Mapping) -> dict:
     }
     lvl = state.get("lvl_1L")
     if lvl is not None and not isinstance(lvl, _Shape):
-        from engine.models.config import patch_nums_from_levels
+        from engine.models.var.config import patch_nums_from_levels
 
         found = patch_nums_from_levels(lvl)
         info["patch_nums"] = list(found) if found else None
     if info["patch_nums"] is None:
-        from engine.models.config import RELEASED_PATCH_NUMS
+        from engine.models.var.config import RELEASED_PATCH_NUMS
 
         for schedule in RELEASED_PATCH_NUMS.values():
             if sum(p * p for p in schedule) == info["tokens"] and len(schedule) == info["levels"]:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.common import embedding
+from engine.models.layers import embedding
 
 
 class Phi(nn.Conv2d):

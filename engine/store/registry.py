@@ -3,14 +3,14 @@
 Sizes and memory figures come from ``shared/reference/var.md`` and ``varedit.md``; most are
 computed or estimated (flagged per file / per model) because the hub pages were not all reachable
 offline. sha256 values are unknown offline, so they are ``None`` here and checked against the hub's
-own LFS metadata at download time (see ``engine.download``).
+own LFS metadata at download time (see ``engine.store.download``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 
 VAR_REPO = "FoundationVision/var"
 INFINITY_REPO = "FoundationVision/Infinity"
@@ -301,7 +301,7 @@ def all_models(include_custom: bool = True) -> list[ModelSpec]:
     """Released models in display order, then models the user imported (custom VAR pairs)."""
     models = list(_MODELS)
     if include_custom:
-        from engine.model_store import custom_models
+        from engine.store.model_store import custom_models
 
         models.extend(custom_models())
     return models
@@ -312,7 +312,7 @@ def get_model(model_id: str) -> ModelSpec:
     spec = _BY_ID.get(model_id)
     if spec is not None:
         return spec
-    from engine.model_store import custom_models
+    from engine.store.model_store import custom_models
 
     customs = {custom.id: custom for custom in custom_models()}
     if model_id in customs:

@@ -7,11 +7,11 @@ import json
 import sys
 import time
 
-from engine.cancel import CancelToken, UserFacingError
+from engine.runtime.cancel import CancelToken, UserFacingError
 
 
 def add_models_parser(subparsers) -> None:
-    """Register the ``models`` command (wired into ``engine.cli`` by the lead)."""
+    """Register the ``models`` command (wired into ``engine.cli.main`` by the lead)."""
     parser = subparsers.add_parser("models", help="list, download, import, verify or remove models")
     actions = parser.add_subparsers(dest="models_command", required=True)
 
@@ -44,8 +44,8 @@ def add_models_parser(subparsers) -> None:
 
 
 def _size_column(spec, state: str) -> str:
-    from engine.download import format_bytes
-    from engine.model_store import disk_usage
+    from engine.store.download import format_bytes
+    from engine.store.model_store import disk_usage
 
     approx = "~" if spec.size_is_estimate else ""
     if state == "installed":
@@ -56,8 +56,8 @@ def _size_column(spec, state: str) -> str:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from engine.model_store import status
-    from engine.registry import all_models
+    from engine.store.model_store import status
+    from engine.store.registry import all_models
 
     rows = []
     for spec in all_models():
@@ -94,7 +94,7 @@ class _ProgressPrinter:
         self._key: tuple[str, str] | None = None
 
     def __call__(self, event) -> None:
-        from engine.download import format_bytes
+        from engine.store.download import format_bytes
 
         key = (event.filename, event.phase)
         now = time.monotonic()
@@ -115,8 +115,8 @@ class _ProgressPrinter:
 
 
 def _download(args: argparse.Namespace) -> None:
-    from engine.download import download_model
-    from engine.registry import get_model
+    from engine.store.download import download_model
+    from engine.store.registry import get_model
 
     spec = get_model(args.model_id)
     try:
@@ -129,9 +129,9 @@ def _download(args: argparse.Namespace) -> None:
 
 
 def _import(args: argparse.Namespace) -> None:
-    from engine.model_import import import_path
-    from engine.model_store import missing_files, status
-    from engine.registry import get_model
+    from engine.store.importing import import_path
+    from engine.store.model_store import missing_files, status
+    from engine.store.registry import get_model
 
     def report(name: str, done: int, total: int) -> None:
         if done == total:
@@ -147,8 +147,8 @@ def _import(args: argparse.Namespace) -> None:
 
 
 def _verify(args: argparse.Namespace) -> None:
-    from engine.model_store import hub_offline, status, verify
-    from engine.registry import all_models, get_model
+    from engine.store.model_store import hub_offline, status, verify
+    from engine.store.registry import all_models, get_model
 
     specs = [get_model(args.model_id)] if args.model_id else all_models()
     specs = [s for s in specs if status(s) != "not installed"]
@@ -172,7 +172,7 @@ def _verify(args: argparse.Namespace) -> None:
 
 
 def _remote_lookup(spec):
-    from engine.download import remote_sha256
+    from engine.store.download import remote_sha256
 
     def lookup(model_file):
         try:
@@ -184,9 +184,9 @@ def _remote_lookup(spec):
 
 
 def _remove(args: argparse.Namespace) -> None:
-    from engine.download import format_bytes
-    from engine.model_store import remove
-    from engine.registry import get_model
+    from engine.store.download import format_bytes
+    from engine.store.model_store import remove
+    from engine.store.registry import get_model
 
     freed = remove(get_model(args.model_id))
     print(f"removed {args.model_id} ({format_bytes(freed)} freed)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

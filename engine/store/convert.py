@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from engine.cancel import CancelToken, UserFacingError
-from engine.loading import read_state_dict
+from engine.runtime.cancel import CancelToken, UserFacingError
+from engine.store.checkpoint import read_state_dict
 
 CONVERT_DTYPES: dict[str, torch.dtype | None] = {
     "keep": None,

@@ -21,12 +21,12 @@ from engine.api import (
     Sampling,
     ScaleProgress,
 )
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 
 
 def run_blocking(request: Request, on_event: Callable[[Event], None] | None = None) -> JobResult:
     """Submit one request to a fresh engine and wait for its end; Ctrl+C cancels it."""
-    from engine.jobs import Engine
+    from engine.runtime.jobs import Engine
 
     done = threading.Event()
     outcome: list[Event] = []
@@ -98,7 +98,7 @@ def sampling(args: argparse.Namespace) -> Sampling:
 
 
 def save_variations(result: JobResult, out: str, **save_kwargs) -> list[str]:
-    from engine.imageio import numbered_paths, save_image
+    from engine.imaging.imageio import numbered_paths, save_image
 
     paths = numbered_paths(out, len(result.variations))
     for variation, path in zip(result.variations, paths, strict=True):
@@ -137,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _optional_commands():
     """Sub-commands that live in their own modules."""
-    from engine.cli_edit import add_edit_parsers
-    from engine.cli_models import add_models_parser
+    from engine.cli.edit import add_edit_parsers
+    from engine.cli.models import add_models_parser
 
     yield add_edit_parsers
     yield add_models_parser

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.cancel import UserFacingError
+from engine.runtime.cancel import UserFacingError
 
 EMPTY_MASK_MESSAGE = "The mask is empty: paint the area to regenerate first."
 

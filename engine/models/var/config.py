@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 import torch
 
-from engine.cancel import UserFacingError
-from engine.models.var import VARConfig
-from engine.models.vqvae import VQVAEConfig
+from engine.models.var.transformer import VARConfig
+from engine.models.var.vqvae import VQVAEConfig
+from engine.runtime.cancel import UserFacingError
 
 # The schedules of the released checkpoints; a checkpoint's ``pos_1LC`` length picks one.
 RELEASED_PATCH_NUMS: dict[str, tuple[int, ...]] = {

@@ -12,43 +12,15 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.models.quant import MultiScaleQuantizer
-from engine.models.var import VAR
-
-# (scale index, sampled ids (B, l), code vectors (B, l, C)) -> the ids and codes to feed forward.
-TokenOverride = Callable[[int, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-# (scale index, f_hat after that scale, fed ids) -> None; previews and progress.
-ScaleCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
+from engine.models.var.quant import MultiScaleQuantizer
+from engine.models.var.transformer import VAR
+from engine.samplers.filtering import draw, guide, top_k_top_p_
+from engine.samplers.hooks import ScaleCallback, TokenOverride
 
 
 def cfg_strength(cfg: float, si: int, num_scales: int) -> float:
     """VAR's linear guidance ramp: 0 at the first scale, ``cfg`` at the last."""
     return cfg * si / (num_scales - 1)
-
-
-def guide(cond_BlV: torch.Tensor, uncond_BlV: torch.Tensor, t: float) -> torch.Tensor:
-    """Classifier-free guidance, evaluated exactly as the reference writes it."""
-    return (1 + t) * cond_BlV - t * uncond_BlV
-
-
-def top_k_top_p_(logits_BlV: torch.Tensor, top_k: int = 0, top_p: float = 0.0) -> torch.Tensor:
-    """Mask logits in place: keep the k largest (ties kept), then the smallest nucleus ≥ top_p."""
-    if 0 < top_k < logits_BlV.shape[-1]:  # k >= V keeps everything
-        kth = logits_BlV.topk(top_k, largest=True, sorted=False, dim=-1)[0].amin(-1, keepdim=True)
-        logits_BlV.masked_fill_(logits_BlV < kth, -torch.inf)
-    if top_p > 0:
-        sorted_logits, sorted_idx = logits_BlV.sort(dim=-1, descending=False)
-        remove = sorted_logits.softmax(dim=-1).cumsum_(dim=-1) <= (1 - top_p)
-        remove[..., -1:] = False  # never remove the most likely token
-        logits_BlV.masked_fill_(remove.scatter(-1, sorted_idx, remove), -torch.inf)
-    return logits_BlV
-
-
-def draw(logits_BlV: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """One categorical draw per row, (B, l)."""
-    B, l, V = logits_BlV.shape
-    probs = logits_BlV.softmax(dim=-1).view(-1, V)
-    return torch.multinomial(probs, num_samples=1, replacement=True, generator=generator).view(B, l)
 
 
 def gumbel_soft_codes(
@@ -137,24 +109,3 @@ def sample_scales(
                 if not one_half:
                     token_map = token_map.repeat(2, 1, 1)
     return SampleOutput(f_hat=f_hat, ids=fed_ids)
-
-
-def teacher_force(
-    source_ids: Sequence[torch.Tensor],
-    keep: Sequence[torch.Tensor],
-    codebook: torch.nn.Embedding,
-) -> TokenOverride:
-    """Override that keeps ``source_ids`` where ``keep`` is True at each scale (in-painting).
-
-    ``keep[si]`` is bool (1 or B, pn*pn); every position is still sampled first, so the random
-    stream is the same as without a mask, exactly like the reference.
-    """
-
-    def apply(si: int, ids: torch.Tensor, h_BlC: torch.Tensor):
-        mask = keep[si].to(ids.device)
-        src = source_ids[si].to(ids.device).expand_as(ids)
-        fed = torch.where(mask, src, ids)
-        h = torch.where(mask.unsqueeze(-1), codebook(src).to(h_BlC.dtype), h_BlC)
-        return fed, h
-
-    return apply
