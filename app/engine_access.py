@@ -15,9 +15,10 @@ import numpy as np
 
 from engine.api import UNCONDITIONAL_CLASS, ModelChoice
 from engine.imaging import imageio, masks
+from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
 from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.store import download, model_store, registry
+from engine.store import catalogue, download, installed, locations, registry, removal, verify
 from engine.store.download import DownloadProgress, format_bytes
 from engine.store.resources import sample_photo
 
@@ -34,7 +35,9 @@ __all__ = [
     "ModelRow",
     "Picture",
     "UserFacingError",
+    "Window",
     "download_model",
+    "engine_versions",
     "format_bytes",
     "grow_feather_preview",
     "grow_mask",
@@ -176,8 +179,8 @@ def installed_models() -> list[ModelEntry]:
     """
     entries = []
     try:
-        for spec in registry.all_models():
-            if spec.family not in RUNNABLE_FAMILIES or model_store.status(spec) != "installed":
+        for spec in catalogue.all_models():
+            if spec.family not in RUNNABLE_FAMILIES or installed.status(spec) != "installed":
                 continue
             tasks = frozenset(spec.tasks) & GUI_TASKS
             choice = ModelChoice(model_id=spec.id, device=RUN_DEVICE, dtype=RUN_DTYPE)
@@ -187,6 +190,13 @@ def installed_models() -> list[ModelEntry]:
     except Exception:  # a broken model index must not take the GUI down
         log.exception("listing models failed")
     return entries + list(QUICK_FILLS)
+
+
+def engine_versions() -> tuple[str, bool]:
+    """torch's version and whether CUDA is usable (imports torch: for the self-test only)."""
+    import torch
+
+    return torch.__version__, torch.cuda.is_available()
 
 
 def memory_device(device: str) -> str:
@@ -207,10 +217,10 @@ def model_rows(device: str = RUN_DEVICE, dtype: str = RUN_DTYPE) -> list[ModelRo
             id=spec.id,
             title=spec.title,
             family=spec.family,
-            status=model_store.status(spec),
+            status=installed.status(spec),
             size_bytes=spec.total_bytes,
             size_is_estimate=spec.size_is_estimate,
-            disk_bytes=model_store.disk_usage(spec),
+            disk_bytes=installed.disk_usage(spec),
             tasks=tuple(spec.tasks),
             license=spec.license,
             memory_gb=registry.memory_estimate_gb(spec, kind, dtype),
@@ -218,7 +228,7 @@ def model_rows(device: str = RUN_DEVICE, dtype: str = RUN_DTYPE) -> list[ModelRo
             download_blocker=_download_blocker(spec),
             removable=spec.family != "demo",
         )
-        for spec in registry.all_models()
+        for spec in catalogue.all_models()
     ]
 
 
@@ -235,7 +245,7 @@ def _download_blocker(spec: registry.ModelSpec) -> str | None:
 
 def hub_offline() -> bool:
     """``HF_HUB_OFFLINE`` is set: downloads would fail, so the GUI suggests Import instead."""
-    return model_store.hub_offline()
+    return locations.hub_offline()
 
 
 def download_model(
@@ -248,27 +258,27 @@ def download_model(
     ``progress`` is called on the calling thread. Raises ``JobCancelled`` after
     ``token.cancel()`` (the partial file stays for the next call) or ``UserFacingError``.
     """
-    download.download_model(registry.get_model(model_id), progress, token)
+    download.download_model(catalogue.get_model(model_id), progress, token)
 
 
-def verify_model(model_id: str) -> list[model_store.FileCheck]:
+def verify_model(model_id: str) -> list[verify.FileCheck]:
     """Re-hash a model's present files against the hashes known offline (index, registry)."""
-    return model_store.verify(registry.get_model(model_id))
+    return verify.verify(catalogue.get_model(model_id))
 
 
 def remove_model(model_id: str) -> int:
     """Delete a model's files that no other installed model needs; returns bytes freed."""
-    return model_store.remove(registry.get_model(model_id))
+    return removal.remove(catalogue.get_model(model_id))
 
 
 def model_folder(model_id: str) -> Path:
     """The nearest existing folder holding (or about to hold) a model's files, to show the user."""
-    spec = registry.get_model(model_id)
-    present = model_store.resolve_files(spec)
+    spec = catalogue.get_model(model_id)
+    present = installed.resolve_files(spec)
     if present:
         return Path(next(iter(present.values()))).parent
     repo = next((f.repo_id for f in spec.files if f.repo_id), "")
-    folder = model_store.repo_folder(repo) if repo else model_store.models_dir() / spec.id
+    folder = locations.repo_folder(repo) if repo else locations.models_dir() / spec.id
     while not folder.is_dir() and folder.parent != folder:
         folder = folder.parent
     return folder

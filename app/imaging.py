@@ -32,14 +32,6 @@ def to_pixmap(pixels: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(to_qimage(pixels))
 
 
-def from_qimage(image: QImage) -> np.ndarray:
-    """QImage -> (H, W, 4) uint8 RGBA, an owned array (for tests and screenshots)."""
-    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
-    h, w = rgba.height(), rgba.width()
-    buffer = np.frombuffer(rgba.constBits(), np.uint8, count=rgba.sizeInBytes())
-    return buffer.reshape(h, rgba.bytesPerLine())[:, : w * 4].reshape(h, w, 4).copy()
-
-
 def tint_rgba(color: QColor) -> np.ndarray:
     """Opaque premultiplied RGBA for ``color``; overlay opacity is applied by the item."""
     return np.array([color.red(), color.green(), color.blue(), 255], np.uint8)

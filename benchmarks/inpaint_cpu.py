@@ -29,7 +29,7 @@ def main() -> None:
 
     from engine.api import Sampling
     from engine.imaging.tensors import image_to_tensor
-    from engine.models.var.loader import LoadedModel
+    from engine.models.var.family import VarModel
     from engine.models.var.transformer import VAR, VARConfig
     from engine.models.var.vqvae import VQVAE, VQVAEConfig
     from engine.pipelines.common import sample_one
@@ -43,7 +43,7 @@ def main() -> None:
         d = args.depth
         var = VAR(VARConfig(depth=d, embed_dim=64 * d, num_heads=d)).eval()
         var.head.weight.mul_(0.02)
-    model = LoadedModel(vqvae, var, torch.device("cpu"), torch.float32, f"d{d}")
+    model = VarModel(vqvae, var, torch.device("cpu"), torch.float32, f"d{d}")
     ctx = JobContext("bench", CancelToken(), lambda event: None, None)
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)

@@ -83,8 +83,8 @@ def run_ours(dtype: str, depth: int, reps: int) -> dict:
     import torch
 
     from engine.imaging.preview import decode_preview
-    from engine.models.var.loader import load_model
     from engine.samplers.var import sample_scales
+    from engine.store.loaders import load_model
 
     vae_path, var_path = make_checkpoints(depth)
     t0 = time.perf_counter()

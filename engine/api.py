@@ -14,24 +14,50 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.capabilities import task_defaults
+
 UNCONDITIONAL_CLASS = 1000  # VAR's null class: row 1000 of class_emb
+
+
+def _sampling(task: str):
+    """Default-factory of a request's sampling: the capability table's VAR defaults."""
+    return lambda: Sampling(**task_defaults("var", task).sampling.as_kwargs())
+
+
+def _grow(task: str) -> int:
+    return task_defaults("var", task).grow_px
+
+
+def _feather(task: str) -> int:
+    return task_defaults("var", task).feather_px
 
 
 @dataclass(frozen=True, slots=True)
 class ModelChoice:
-    """Which checkpoint to run and where.
+    """Which model to run and where.
 
-    Either ``model_id`` (a registry id such as ``"var-d16"`` or ``"demo"``) or explicit
-    ``vae_path`` + ``var_path`` files. ``patch_nums`` overrides the schedule inferred from the
-    checkpoint (only needed for non-released schedules).
+    Either ``model_id`` (a registry id such as ``"var-d16"`` or ``"demo"``) or explicit files by
+    role, ``files=(("vae", path), ("transformer", path), ...)`` with their ``family``
+    (``ModelChoice.from_files`` builds one). ``patch_nums`` overrides the schedule inferred from
+    the checkpoint (only needed for non-released schedules).
     """
 
     model_id: str | None = None
-    vae_path: str | None = None
-    var_path: str | None = None
+    files: tuple[tuple[str, str], ...] = ()
+    family: str = "var"  # of explicit files; a registry id knows its own
     device: str = "cpu"
     dtype: str = "fp32"  # fp32 | bf16 | fp16
     patch_nums: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_files(cls, family: str = "var", **kwargs: object) -> ModelChoice:
+        """``ModelChoice.from_files(vae=..., transformer=..., device="cpu")``: roles as keywords."""
+        fields = {k: kwargs.pop(k) for k in ("device", "dtype", "patch_nums") if k in kwargs}
+        files = tuple(sorted((role, str(path)) for role, path in kwargs.items()))
+        return cls(files=files, family=family, **fields)
+
+    def file(self, role: str) -> str | None:
+        return dict(self.files).get(role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +69,7 @@ class Sampling:
     top_p: float = 0.96
     smooth: bool = False  # VAR's ``more_smooth`` Gumbel mixture
     seed: int = 0
+    tau: float = 1.0  # softmax temperature of bitwise families (Infinity); VAR has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +79,7 @@ class GenerateRequest:
     model: ModelChoice
     class_label: int = UNCONDITIONAL_CLASS
     samples: int = 1
-    sampling: Sampling = field(default_factory=Sampling)
+    sampling: Sampling = field(default_factory=_sampling("generate"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +97,9 @@ class InpaintRequest:
     mask: np.ndarray
     class_label: int = UNCONDITIONAL_CLASS
     samples: int = 1
-    sampling: Sampling = field(default_factory=lambda: Sampling(cfg=3.0, top_k=900, top_p=0.95))
-    grow_px: int = 4
-    feather_px: int = 8
+    sampling: Sampling = field(default_factory=_sampling("inpaint"))
+    grow_px: int = _grow("inpaint")
+    feather_px: int = _feather("inpaint")
     color_match: bool = True
     keep_scales: int = 0
     base_tokens: tuple[np.ndarray, ...] | None = None
@@ -91,8 +118,8 @@ class OutpaintRequest:
     bottom: int = 0
     class_label: int = UNCONDITIONAL_CLASS
     samples: int = 1
-    sampling: Sampling = field(default_factory=lambda: Sampling(cfg=3.0, top_k=900, top_p=0.95))
-    feather_px: int = 8
+    sampling: Sampling = field(default_factory=_sampling("outpaint"))
+    feather_px: int = _feather("outpaint")
     color_match: bool = True
 
 

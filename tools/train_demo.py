@@ -3,7 +3,7 @@
 Why: the app must work out of the box with no download. This trains the engine's own released-
 format classes (``engine.models.var.vqvae.VQVAE``,
 ``engine.models.var.transformer.VAR``; unmodified) so the result loads through
-``engine.models.var.loader.load_model`` like any released checkpoint.
+``engine.store.loaders.load_model`` like any released checkpoint.
 
 Stages (each resumable from ``<run>/<stage>.pt``; progress in ``<run>/train.log``):
 

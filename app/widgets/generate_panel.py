@@ -196,10 +196,6 @@ class GeneratePanel(QWidget):
     def models(self) -> list[ModelEntry]:
         return list(self._models)
 
-    @property
-    def has_model(self) -> bool:
-        return bool(self._models)
-
     def mode(self) -> str:
         return str(self.mode_combo.currentData())
 

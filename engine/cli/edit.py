@@ -8,6 +8,16 @@ import sys
 from dataclasses import dataclass
 
 from engine.api import InpaintRequest, OutpaintRequest
+from engine.capabilities import task_defaults
+from engine.cli.common import (
+    add_model_arguments,
+    add_sampling_arguments,
+    model_choice,
+    print_progress,
+    run_blocking,
+    sampling,
+    save_variations,
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +50,6 @@ def _load(args: argparse.Namespace):
 
 
 def _save(args: argparse.Namespace, loaded, result) -> None:
-    from engine.cli.main import save_variations
-
     save_variations(
         result,
         args.out,
@@ -53,7 +61,6 @@ def _save(args: argparse.Namespace, loaded, result) -> None:
 
 
 def _inpaint(args: argparse.Namespace) -> None:
-    from engine.cli.main import model_choice, print_progress, run_blocking, sampling
     from engine.imaging.imageio import load_mask
 
     loaded = _load(args)
@@ -75,7 +82,6 @@ def _inpaint(args: argparse.Namespace) -> None:
 
 
 def _outpaint(args: argparse.Namespace) -> None:
-    from engine.cli.main import model_choice, print_progress, run_blocking, sampling
 
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
@@ -96,8 +102,6 @@ def _outpaint(args: argparse.Namespace) -> None:
 
 
 def add_edit_parsers(commands) -> None:
-    from engine.cli.main import add_model_arguments, add_sampling_arguments
-
     for name, handler, help_text in (
         ("inpaint", _inpaint, "regenerate the masked area of an image"),
         ("outpaint", _outpaint, "extend an image on any side"),
@@ -106,7 +110,10 @@ def add_edit_parsers(commands) -> None:
         parser.add_argument("--image", required=True)
         if name == "inpaint":
             parser.add_argument("--mask", required=True, help="white/opaque = regenerate")
-            parser.add_argument("--grow", type=int, default=4, help="grow the mask (px)")
+            parser.add_argument(
+                "--grow", type=int, default=task_defaults("var", name).grow_px,
+                help="grow the mask (px)",
+            )  # fmt: skip
             parser.add_argument(
                 "--token-rule", choices=("strict", "reference"), default="strict",
                 help="strict: any masked pixel regenerates its token; reference: VAR notebook",
@@ -120,8 +127,11 @@ def add_edit_parsers(commands) -> None:
         parser.add_argument("--out", required=True)
         add_model_arguments(parser)
         parser.add_argument("--class", dest="class_label", type=int, default=1000)
-        add_sampling_arguments(parser, cfg=3.0, top_p=0.95)
-        parser.add_argument("--feather", type=int, default=8, help="seam feather (px)")
+        add_sampling_arguments(parser, name)
+        parser.add_argument(
+            "--feather", type=int, default=task_defaults("var", name).feather_px,
+            help="seam feather (px)",
+        )  # fmt: skip
         parser.add_argument("--no-color-match", action="store_true")
         parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
         parser.set_defaults(handler=handler)

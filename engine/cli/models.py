@@ -45,7 +45,7 @@ def add_models_parser(subparsers) -> None:
 
 def _size_column(spec, state: str) -> str:
     from engine.store.download import format_bytes
-    from engine.store.model_store import disk_usage
+    from engine.store.installed import disk_usage
 
     approx = "~" if spec.size_is_estimate else ""
     if state == "installed":
@@ -56,8 +56,8 @@ def _size_column(spec, state: str) -> str:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from engine.store.model_store import status
-    from engine.store.registry import all_models
+    from engine.store.catalogue import all_models
+    from engine.store.installed import status
 
     rows = []
     for spec in all_models():
@@ -115,8 +115,8 @@ class _ProgressPrinter:
 
 
 def _download(args: argparse.Namespace) -> None:
+    from engine.store.catalogue import get_model
     from engine.store.download import download_model
-    from engine.store.registry import get_model
 
     spec = get_model(args.model_id)
     try:
@@ -129,9 +129,9 @@ def _download(args: argparse.Namespace) -> None:
 
 
 def _import(args: argparse.Namespace) -> None:
+    from engine.store.catalogue import get_model
     from engine.store.importing import import_path
-    from engine.store.model_store import missing_files, status
-    from engine.store.registry import get_model
+    from engine.store.installed import missing_files, status
 
     def report(name: str, done: int, total: int) -> None:
         if done == total:
@@ -147,8 +147,10 @@ def _import(args: argparse.Namespace) -> None:
 
 
 def _verify(args: argparse.Namespace) -> None:
-    from engine.store.model_store import hub_offline, status, verify
-    from engine.store.registry import all_models, get_model
+    from engine.store.catalogue import all_models, get_model
+    from engine.store.installed import status
+    from engine.store.locations import hub_offline
+    from engine.store.verify import verify
 
     specs = [get_model(args.model_id)] if args.model_id else all_models()
     specs = [s for s in specs if status(s) != "not installed"]
@@ -184,9 +186,9 @@ def _remote_lookup(spec):
 
 
 def _remove(args: argparse.Namespace) -> None:
+    from engine.store.catalogue import get_model
     from engine.store.download import format_bytes
-    from engine.store.model_store import remove
-    from engine.store.registry import get_model
+    from engine.store.removal import remove
 
     freed = remove(get_model(args.model_id))
     print(f"removed {args.model_id} ({format_bytes(freed)} freed)")

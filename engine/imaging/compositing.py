@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine.imaging.masks import footprint_any, grow_mask
+from engine.imaging.masks import grow_mask
 from engine.runtime.cancel import UserFacingError
 
 MIN_RING_PIXELS = 16  # fewer known pixels than this give meaningless colour statistics
@@ -106,20 +106,6 @@ def _check_window(window: Window, shape: tuple[int, ...]) -> None:
     h, w = shape[:2]
     if not (0 <= window.x0 < window.x1 <= w and 0 <= window.y0 < window.y1 <= h):
         raise UserFacingError(f"The working area {window} does not fit the {w}×{h} image.")
-
-
-def crop_resize(pixels: np.ndarray, window: Window, size: int) -> np.ndarray:
-    """Crop ``window`` and resize it to size×size for the model.
-
-    Bool masks are max-pooled: an output pixel is masked if any pixel it covers is, so a thin
-    stroke never vanishes when the window is shrunk.
-    """
-    array = np.asarray(pixels)
-    _check_window(window, array.shape)
-    crop = array[window.slices]
-    if array.dtype == np.bool_:
-        return footprint_any(crop, size, size)
-    return _resize_image(crop, size, size)
 
 
 def paste_back(

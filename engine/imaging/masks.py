@@ -117,12 +117,14 @@ def footprint_any(mask: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return counts > 0
 
 
-def token_keep_mask(mask_window: np.ndarray, pn: int) -> np.ndarray:
-    """(pn, pn) bool, True = keep the source token; any masked pixel in a footprint regenerates.
+def token_keep_mask(mask_window: np.ndarray, rows: int, cols: int | None = None) -> np.ndarray:
+    """(rows, cols) bool, True = keep the source token; any masked pixel in a footprint
+    regenerates it. ``cols`` defaults to ``rows`` (a square grid).
 
-    Token (i, j) covers rows floor(i*h/pn) .. ceil((i+1)*h/pn) and the same for columns, so a
-    mask edge that falls inside a token always regenerates it.
+    Token (i, j) covers rows floor(i*h/rows) .. ceil((i+1)*h/rows) and the same for columns, so
+    a mask edge that falls inside a token always regenerates it.
     """
-    if pn <= 0:
+    cols = rows if cols is None else cols
+    if rows <= 0 or cols <= 0:
         raise UserFacingError("A token grid needs at least one token per side.")
-    return ~footprint_any(mask_window, pn, pn)
+    return ~footprint_any(mask_window, rows, cols)

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 Sink = Callable[[Event], None]
 Runner = Callable[[Request, "JobContext"], JobResult]
 
+COMPUTE_LANE, TRANSFER_LANE = "compute", "transfer"
+LANES = (COMPUTE_LANE, TRANSFER_LANE)
+
 
 @dataclass
 class JobContext:
@@ -65,43 +68,54 @@ def describe_error(exc: BaseException) -> str:
 
 
 class Engine:
-    """Runs requests one at a time on a daemon thread.
+    """Runs requests on worker threads ("lanes"), one request at a time per lane.
+
+    Model jobs share the ``compute`` lane; downloads and imports run on the ``transfer`` lane, so
+    a 16 GB download never holds up a fill. ``lane_of`` says which lane a request takes. The
+    runner (what a request does) and the model cache are given by ``engine.service``, the one
+    module that wires pipelines to this worker; this module knows neither.
 
     Example:
-        engine = Engine(sink=print)
+        engine = Engine(run_request, ModelCache(), sink=print)
         job_id = engine.submit(GenerateRequest(model=ModelChoice(model_id="demo")))
         engine.cancel(job_id)
         engine.shutdown()
     """
 
-    def __init__(self, sink: Sink | None = None, runner: Runner | None = None, models=None):
-        if runner is None:
-            from engine.pipelines import run_request
-
-            runner = run_request
-        if models is None:
-            from engine.store.cache import ModelCache
-
-            models = ModelCache()
+    def __init__(
+        self,
+        runner: Runner,
+        models: object,
+        sink: Sink | None = None,
+        lane_of: Callable[[Request], str] = lambda request: COMPUTE_LANE,
+    ):
         self._runner = runner
         self.models = models
         self._sink: Sink = sink or (lambda event: None)
-        self._queue: queue.Queue[tuple[str, Request] | None] = queue.Queue()
+        self._lane_of = lane_of
         self._tokens: dict[str, CancelToken] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._thread = threading.Thread(target=self._work, name="finescale-engine", daemon=True)
-        self._thread.start()
+        self._queues: dict[str, queue.Queue[tuple[str, Request] | None]] = {}
+        self._threads: list[threading.Thread] = []
+        for lane in LANES:
+            self._queues[lane] = queue.Queue()
+            thread = threading.Thread(
+                target=self._work, args=(lane,), name=f"finescale-{lane}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def set_sink(self, sink: Sink) -> None:
         self._sink = sink
 
     def submit(self, request: Request) -> str:
         job_id = f"job-{next(self._ids)}"
+        lane = self._lane_of(request)
         with self._lock:
             self._tokens[job_id] = CancelToken()
         self._emit(JobQueued(job_id))
-        self._queue.put((job_id, request))
+        self._queues[lane].put((job_id, request))
         return job_id
 
     def cancel(self, job_id: str) -> None:
@@ -117,17 +131,19 @@ class Engine:
             token.cancel()
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Cancel everything, stop the worker and release models."""
+        """Cancel everything, stop the workers and release models."""
         self.cancel_all()
-        self._queue.put(None)
-        self._thread.join(timeout)
+        for lane_queue in self._queues.values():
+            lane_queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
         release = getattr(self.models, "clear", None)
         if release is not None:
             release()
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return all(thread.is_alive() for thread in self._threads)
 
     # ---------------------------------------------------------------------------------------
 
@@ -137,9 +153,9 @@ class Engine:
         except Exception:  # a broken listener must not kill the engine
             log.exception("event sink raised")
 
-    def _work(self) -> None:
+    def _work(self, lane: str) -> None:
         while True:
-            item = self._queue.get()
+            item = self._queues[lane].get()
             if item is None:
                 return
             job_id, request = item

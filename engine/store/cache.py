@@ -14,7 +14,9 @@ from collections import OrderedDict
 import torch
 
 from engine.api import ModelChoice
-from engine.models.var.loader import LoadedModel, Progress, load_model
+from engine.models.family import FamilyModel
+from engine.store.catalogue import resolve_model_choice
+from engine.store.loaders import Progress, load_family
 
 
 class ModelCache:
@@ -22,18 +24,13 @@ class ModelCache:
 
     def __init__(self, capacity: int = 1):
         self.capacity = capacity
-        self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
+        self._models: OrderedDict[tuple, FamilyModel] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, choice: ModelChoice, progress: Progress | None = None) -> LoadedModel:
-        vae_path, var_path, patch_nums = resolve_choice(choice)
-        key = (
-            os.path.realpath(vae_path),
-            os.path.realpath(var_path),
-            choice.device,
-            choice.dtype,
-            patch_nums,
-        )
+    def get(self, choice: ModelChoice, progress: Progress | None = None) -> FamilyModel:
+        family, files, patch_nums = resolve_choice(choice)
+        paths = tuple(sorted((role, os.path.realpath(path)) for role, path in files.items()))
+        key = (family, paths, choice.device, choice.dtype, patch_nums)
         with self._lock:
             if key in self._models:
                 self._models.move_to_end(key)
@@ -41,7 +38,7 @@ class ModelCache:
             while len(self._models) >= self.capacity:
                 self._models.popitem(last=False)
                 _release_memory()
-        model = load_model(vae_path, var_path, choice.device, choice.dtype, patch_nums, progress)
+        model = load_family(family, files, choice.device, choice.dtype, patch_nums, progress)
         with self._lock:
             self._models[key] = model
         return model
@@ -52,14 +49,12 @@ class ModelCache:
         _release_memory()
 
 
-def resolve_choice(choice: ModelChoice) -> tuple[str, str, tuple[int, ...] | None]:
+def resolve_choice(choice: ModelChoice) -> tuple[str, dict[str, str], tuple[int, ...] | None]:
     """Explicit files win; otherwise the registry resolves the model id to installed files."""
-    if choice.vae_path and choice.var_path:
-        return choice.vae_path, choice.var_path, choice.patch_nums
-    from engine.store.model_store import resolve_model_choice
-
-    vae_path, var_path, patch_nums = resolve_model_choice(choice.model_id or "demo")
-    return vae_path, var_path, choice.patch_nums or patch_nums
+    if choice.files:
+        return choice.family, dict(choice.files), choice.patch_nums
+    family, files, patch_nums = resolve_model_choice(choice.model_id or "demo")
+    return family, files, choice.patch_nums or patch_nums
 
 
 def _release_memory() -> None:

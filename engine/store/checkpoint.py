@@ -7,7 +7,6 @@ instead of executed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import zipfile
@@ -16,23 +15,9 @@ from collections.abc import Callable, Mapping
 import torch
 
 from engine.runtime.cancel import UserFacingError
+from engine.store.hashing import sha256_file
 
 Progress = Callable[[int, int], None]
-_CHUNK = 8 << 20
-
-
-def sha256_file(path: str, progress: Progress | None = None) -> str:
-    """Hex sha256 of a file, read in chunks so multi-GB checkpoints never sit in memory twice."""
-    digest = hashlib.sha256()
-    total = os.path.getsize(path)
-    done = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-    return digest.hexdigest()
 
 
 def read_state_dict(
@@ -113,28 +98,3 @@ def _as_flat_state_dict(loaded: object, name: str) -> dict[str, torch.Tensor]:
         if all(isinstance(value, torch.Tensor) for value in loaded.values()):
             return dict(loaded)
     raise UserFacingError(f"{name}: not a model checkpoint (expected a dictionary of tensors).")
-
-
-def load_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], name: str) -> None:
-    """``load_state_dict(strict=True)`` with a readable list of what does not fit."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    misshaped = sorted(
-        f"{key} {tuple(state[key].shape)} (expected {tuple(own[key].shape)})"
-        for key in set(own) & set(state)
-        if tuple(state[key].shape) != tuple(own[key].shape)
-    )
-    problems = []
-    for label, keys in (
-        ("missing", missing),
-        ("unexpected", unexpected),
-        ("mis-shaped", misshaped),
-    ):
-        if keys:
-            shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-            problems.append(f"{len(keys)} {label} key(s): {shown}")
-    if problems:
-        raise UserFacingError(f"{name}: does not match the model: " + "; ".join(problems) + ".")
-    # assign=True adopts the (possibly memory-mapped) tensors instead of copying them.
-    module.load_state_dict(state, strict=True, assign=True)

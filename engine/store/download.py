@@ -12,7 +12,6 @@ call continues with an HTTP ``Range`` request. Files land where ``hf_hub_downloa
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -22,15 +21,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.store.model_store import (
-    git_blob_sha1,
-    hub_cache_dir,
-    hub_offline,
-    missing_files,
-    record_files,
-    repo_folder,
-    resolve_files,
-)
+from engine.store.hashing import git_blob_sha1, sha256_file
+from engine.store.index import record_files
+from engine.store.installed import missing_files, resolve_files
+from engine.store.locations import hub_cache_dir, hub_offline, repo_folder
 from engine.store.registry import ModelFile, ModelSpec
 
 CHUNK_BYTES = 1 << 20  # cancel / progress granularity
@@ -340,12 +334,8 @@ def _transfer(remote: RemoteFile, part: Path, meter: _Meter, token: CancelToken,
 
 def _digest(path: Path, want_git: bool, token: CancelToken) -> tuple[str, str | None]:
     """sha256 (always, for the index) and, for small git files, git's blob sha1."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            token.raise_if_cancelled()  # hashing 9 GB takes a while; stay cancellable
-            digest.update(chunk)
-    return digest.hexdigest(), git_blob_sha1(str(path)) if want_git else None
+    sha256 = sha256_file(path, check_cancelled=token.raise_if_cancelled)
+    return sha256, git_blob_sha1(str(path)) if want_git else None
 
 
 def _link_snapshot(storage: Path, remote: RemoteFile, blob: Path) -> Path:

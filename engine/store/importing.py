@@ -18,25 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.runtime.cancel import CancelToken, UserFacingError
+from engine.store.catalogue import all_models, get_model
 from engine.store.convert import convert_checkpoint
-from engine.store.model_store import (
-    load_index,
-    models_dir,
-    record_files,
-    resolve_files,
-    sha256_of,
-    update_index,
-)
-from engine.store.registry import (
-    T5_FILES,
-    T5_REPO,
-    VAR_REPO,
-    VAR_VAE,
-    ModelFile,
-    all_models,
-    get_model,
-    specs_using,
-)
+from engine.store.hashing import sha256_of
+from engine.store.index import load_index, record_files, update_index
+from engine.store.installed import resolve_files
+from engine.store.locations import models_dir
+from engine.store.registry import T5_FILES, T5_REPO, VAR_REPO, VAR_VAE, ModelFile, specs_using
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
 
@@ -536,7 +524,7 @@ def import_path(
     ``name`` names an imported custom VAR pair (``custom-<name>``; default: the VAR file's stem).
     ``convert`` ("keep", "fp16" or "bf16") stores VAR checkpoints as memory-mapped
     ``.safetensors`` copies, in half precision for fp16/bf16 (half the disk and RAM).
-    Models whose other files are still missing are returned too; ``model_store.status`` tells.
+    Models whose other files are still missing are returned too; ``installed.status`` tells.
     """
     token = token or CancelToken()
     root = Path(os.path.expanduser(os.fspath(path)))
@@ -588,7 +576,7 @@ def import_path(
     customs = {}
     for model_id, var, vae in pairs:
         files = {}
-        for role, part in (("var", var), ("vae", vae)):
+        for role, part in (("transformer", var), ("vae", vae)):
             if isinstance(part, _Found) and id(part) in placed:
                 source, sha256, size = placed[id(part)]
                 filename = source.name

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.runtime.cancel import UserFacingError
-
 VAR_REPO = "FoundationVision/var"
 INFINITY_REPO = "FoundationVision/Infinity"
 VAREDIT_REPO = "HiDream-ai/VAREdit"
@@ -166,7 +164,7 @@ DEMO_FILES = (  # fp16 (codebook fp32); tools/train_demo.py rebuilds them, seede
     ),
     ModelFile(
         "", "var.safetensors", 9_279_046,
-        "8dffa69dd0012c934e04c3d6add8ff55cac275ec7653c0d91c3d6b7f2512efe2", "var",
+        "8dffa69dd0012c934e04c3d6add8ff55cac275ec7653c0d91c3d6b7f2512efe2", "transformer",
     ),
 )  # fmt: skip
 
@@ -180,7 +178,7 @@ def _var_spec(depth: int) -> ModelSpec:
         id=f"var-d{depth}",
         family="var",
         title=f"VAR-d{depth} ({_VAR_PARAMS[depth]}, 256 px, ImageNet classes)",
-        files=(VAR_VAE, ModelFile(VAR_REPO, f"var_d{depth}.pth", size, None, "var", True)),
+        files=(VAR_VAE, ModelFile(VAR_REPO, f"var_d{depth}.pth", size, None, "transformer", True)),
         license="MIT",
         resolution=256,
         tasks=VAR_TASKS,
@@ -201,7 +199,10 @@ def _build_models() -> tuple[ModelSpec, ...]:
             id="var-d36-512",
             family="var",
             title="VAR-d36 (2.3B, 512 px, shared AdaLN, ImageNet classes)",
-            files=(VAR_VAE, ModelFile(VAR_REPO, "var_d36.pth", d36_size, None, "var", True)),
+            files=(
+                VAR_VAE,
+                ModelFile(VAR_REPO, "var_d36.pth", d36_size, None, "transformer", True),
+            ),
             license="MIT",
             resolution=512,
             tasks=VAR_TASKS,
@@ -297,28 +298,13 @@ _MODELS: tuple[ModelSpec, ...] = _build_models()
 _BY_ID = {spec.id: spec for spec in _MODELS}
 
 
-def all_models(include_custom: bool = True) -> list[ModelSpec]:
-    """Released models in display order, then models the user imported (custom VAR pairs)."""
-    models = list(_MODELS)
-    if include_custom:
-        from engine.store.model_store import custom_models
-
-        models.extend(custom_models())
-    return models
+def released_models() -> tuple[ModelSpec, ...]:
+    """Every published model Finescale knows, in display order."""
+    return _MODELS
 
 
-def get_model(model_id: str) -> ModelSpec:
-    """Look up a released or imported model; unknown ids list the valid ones."""
-    spec = _BY_ID.get(model_id)
-    if spec is not None:
-        return spec
-    from engine.store.model_store import custom_models
-
-    customs = {custom.id: custom for custom in custom_models()}
-    if model_id in customs:
-        return customs[model_id]
-    valid = ", ".join([*_BY_ID, *customs])
-    raise UserFacingError(f"Unknown model '{model_id}'. Valid model ids: {valid}.")
+def released_model(model_id: str) -> ModelSpec | None:
+    return _BY_ID.get(model_id)
 
 
 def memory_estimate_gb(spec: ModelSpec, device: str, dtype: str) -> float | None:
@@ -340,12 +326,3 @@ def memory_estimate_gb(spec: ModelSpec, device: str, dtype: str) -> float | None
 def specs_using(model_file: ModelFile) -> list[ModelSpec]:
     """Every released model that needs this file (the shared VQVAE serves all VAR depths)."""
     return [spec for spec in _MODELS if any(f.key == model_file.key for f in spec.files)]
-
-
-def released_file(repo_id: str, filename: str) -> ModelFile | None:
-    """The registry entry for a published file name, if any model uses it."""
-    for spec in _MODELS:
-        for model_file in spec.files:
-            if model_file.repo_id == repo_id and model_file.filename == filename:
-                return model_file
-    return None

@@ -9,8 +9,9 @@ import pytest
 from PySide6.QtCore import QPointF, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.choices import Sides
 from app.engine_access import ModelEntry
-from app.prompts import Prompts, Sides
+from app.prompts import Prompts
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest
 from engine.runtime.cancel import UserFacingError
 from tests.app.helpers import ScaleRunner, ScriptedPrompts, gradient_image, result_color
@@ -29,7 +30,7 @@ def test_inpaint_job_applies_result_and_keeps_pixels_outside_the_mask(
     make_window, qtbot, tiny_checkpoints
 ):
     vae, var = tiny_checkpoints  # the default runner on tiny random VAR checkpoints
-    model = ModelEntry("tiny", ModelChoice(vae_path=vae, var_path=var, device="cpu"))
+    model = ModelEntry("tiny", ModelChoice.from_files(vae=vae, transformer=var, device="cpu"))
     window = make_window(real_engine=True, models=[model])
     image = gradient_image(96, 64)
     window.document.load(image)
@@ -125,7 +126,7 @@ def test_event_loop_never_stalls_while_a_cpu_job_runs(
 ):
     if engine_kind == "tiny VAR model":
         vae, var = tiny_checkpoints
-        model = ModelEntry("tiny", ModelChoice(vae_path=vae, var_path=var, device="cpu"))
+        model = ModelEntry("tiny", ModelChoice.from_files(vae=vae, transformer=var, device="cpu"))
         prompts = ScriptedPrompts()
         window = make_window(real_engine=True, models=[model], prompts=prompts)
         # Warm-up job, not measured: the engine's first model build (meta-device init) imports

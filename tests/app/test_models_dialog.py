@@ -20,8 +20,9 @@ from safetensors import safe_open
 
 from app.dialogs.models_dialog import DISK, MEMORY, PROGRESS, SIZE, STATUS, ModelsDialog
 from app.engine_access import CancelToken, download_model
-from engine.store import model_store
-from engine.store.registry import VAR_REPO, VAR_VAE, get_model, memory_estimate_gb
+from engine.store import installed, locations
+from engine.store.catalogue import get_model
+from engine.store.registry import VAR_REPO, VAR_VAE, memory_estimate_gb
 from tests.app.helpers import ScriptedPrompts
 from tests.hub_server import closed_port_url, payload, serve_hub
 
@@ -181,7 +182,7 @@ def test_cancel_keeps_the_partial_file_and_download_resumes(harness, hub, qtbot)
     assert harness.cell(STATUS) in ("not installed", "partial")
     text = harness.cell(PROGRESS)
     assert "kB of" in text and "kept" in text and "resumes" in text
-    blobs = model_store.repo_folder(VAR_REPO) / "blobs"
+    blobs = locations.repo_folder(VAR_REPO) / "blobs"
     (partial,) = blobs.glob("*.incomplete")
     kept = partial.stat().st_size
     assert kept > 0
@@ -256,10 +257,12 @@ def test_import_can_store_half_precision_safetensors(harness, qtbot, tiny_checkp
     with qtbot.waitSignal(dialog.imported, timeout=30_000):
         dialog.import_button.click()
     model_id = dialog.selected_id()
-    files = model_store.resolve_files(get_model(model_id))
-    with safe_open(files["var"], "pt") as handle:
+    files = installed.resolve_files(get_model(model_id))
+    with safe_open(files["transformer"], "pt") as handle:
         assert handle.metadata()["precision"] == "fp16"
-    assert Path(files["var"]).stat().st_size < 0.55 * Path(tiny_checkpoints[1]).stat().st_size
+    assert (
+        Path(files["transformer"]).stat().st_size < 0.55 * Path(tiny_checkpoints[1]).stat().st_size
+    )
 
 
 def test_download_refreshes_the_generate_panel(make_window, hub, qtbot):

@@ -15,9 +15,9 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from engine.imaging.tensors import image_to_tensor
-from engine.models.var.loader import load_model
 from engine.samplers.hooks import teacher_force
 from engine.samplers.var import sample_scales
+from engine.store.loaders import load_model
 from tests.recipes import FIXTURES
 
 SETTINGS = json.loads((FIXTURES / "config.json").read_text())["sampling"]
