@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from engine.imaging.tensors import image_to_tensor, tensor_to_image
-from engine.models.varsr.loader import VARSRModels
+from engine.models.varsr.build import VARSRModels
 from engine.pipelines.colorfix import adain_fix
 from engine.samplers.hooks import TokenOverride
 from engine.samplers.varsr import DEFAULT_CFG, DEFAULT_TOP_K, DEFAULT_TOP_P, sample_varsr

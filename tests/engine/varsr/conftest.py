@@ -63,6 +63,6 @@ def varsr_files(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def varsr_models(varsr_files):
-    from engine.models.varsr.loader import load_varsr
+    from engine.store.varsr import load_varsr
 
     return load_varsr(varsr_files["VARSR.pth"], varsr_files["VQVAE.pth"])

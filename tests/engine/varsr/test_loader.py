@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from engine.models.varsr.loader import convert_to_safetensors, load_varsr, read_container
 from engine.runtime.cancel import UserFacingError
+from engine.store.varsr import convert_to_safetensors, load_varsr, read_container
 
 
 class _Payload:

@@ -161,3 +161,16 @@ def test_cfg_one_takes_the_unguided_refiner_branch(varsr_models):
     assert_refiner_close(out.refiner_residual, ref["refiner_residual"])
     img = _image(varsr_models, out.f_hat)
     assert (img[:, :, 240:272, 240:272] - ref["img_crop"]).abs().max() <= 1e-4
+
+
+def test_upscale_pipeline_reproduces_the_reference_window(varsr_models):
+    """Finescale's upscale pipeline on a 128x128 input x4 is test_varsr.py's 512x512 result."""
+    from engine.api import ModelChoice, UpscaleRequest
+    from engine.models.varsr.family import VARSRFamily
+    from engine.pipelines.upscale import run_upscale
+
+    model = VARSRFamily(varsr_models)
+    request = UpscaleRequest(image=_rgb("lr.png"), scale=4, model=ModelChoice(), seed=0)
+    result = run_upscale(request, lambda dtype: model)
+    assert result.plan.tiles == 1 and "fidelity 0 of 10 scales" in result.notes
+    assert_png_close(result.image, _rgb("sr_final.png"))

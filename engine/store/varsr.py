@@ -13,18 +13,15 @@ import os
 import pickle
 import re
 import zipfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 
 import torch
 
-from engine.models.var.config import infer_vqvae_config
-from engine.models.varsr.config import infer_varsr_config
-from engine.models.varsr.transformer import VARSRTransformer
-from engine.models.varsr.vqvae import VARSRVQVAE
+from engine.models.varsr.build import VARSRModels, build_varsr
+from engine.models.varsr.family import VARSRFamily
 from engine.runtime.cancel import UserFacingError
 from engine.runtime.devices import resolve_device, resolve_dtype
-from engine.store.checkpoint import load_strict, read_state_dict
+from engine.store.checkpoint import read_state_dict
 
 TRANSFORMER_KEY = "var_wo_ddp"
 VAE_KEY = "vae_local"
@@ -69,44 +66,6 @@ def read_container(path: str, key: str) -> dict[str, torch.Tensor]:
     return dict(loaded)
 
 
-@dataclass
-class VARSRModels:
-    transformer: VARSRTransformer
-    vqvae: VARSRVQVAE
-    device: torch.device
-    dtype: torch.dtype
-    name: str
-
-    @property
-    def patch_nums(self) -> tuple[int, ...]:
-        return self.transformer.cfg.patch_nums
-
-    @property
-    def resolution(self) -> int:
-        """Output window side: 512 for the released model."""
-        return self.patch_nums[-1] * self.vqvae.cfg.downsample
-
-
-def build_varsr(
-    var_state: Mapping[str, torch.Tensor],
-    vae_state: Mapping[str, torch.Tensor],
-    names: tuple[str, str] = ("VARSR", "VQVAE"),
-) -> tuple[VARSRTransformer, VARSRVQVAE]:
-    """Both models from their state dicts, configurations inferred, loaded strictly (float32)."""
-    var_state = {k: v.float() if v.is_floating_point() else v for k, v in var_state.items()}
-    vae_state = {k: v.float() for k, v in vae_state.items()}
-    cfg = infer_varsr_config(var_state, names[0])
-    vae_cfg = infer_vqvae_config(vae_state, cfg.patch_nums)
-    with torch.device("meta"):
-        transformer, vqvae = VARSRTransformer(cfg), VARSRVQVAE(vae_cfg)
-    ema = "quantize.ema_vocab_hit_SV"  # a training statistic sized by the schedule only
-    if ema in vae_state and vae_state[ema].shape != vqvae.quantize.ema_vocab_hit_SV.shape:
-        vae_state = {**vae_state, ema: torch.zeros(vqvae.quantize.ema_vocab_hit_SV.shape)}
-    load_strict(transformer, var_state, names[0])
-    load_strict(vqvae, vae_state, names[1])
-    return transformer.eval().requires_grad_(False), vqvae.eval().requires_grad_(False)
-
-
 def load_varsr(
     transformer_path: str, vae_path: str, device: str = "cpu", dtype: str = "fp32"
 ) -> VARSRModels:
@@ -134,3 +93,21 @@ def convert_to_safetensors(path: str, key: str, out_path: str) -> str:
     save_file(state, tmp)
     os.replace(tmp, out_path)
     return out_path
+
+
+def load_varsr_files(
+    files: Mapping[str, str],
+    device: str = "cpu",
+    dtype: str = "fp32",
+    patch_nums: tuple[int, ...] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> VARSRFamily:
+    """The family loader: ``files`` by role, ``transformer`` (VARSR.pth) and ``vae`` (VQVAE.pth).
+
+    VARSR's schedule is fixed by its checkpoint; ``patch_nums`` and ``progress`` are accepted
+    for the loader signature only.
+    """
+    missing = [role for role in ("transformer", "vae") if not files.get(role)]
+    if missing:
+        raise UserFacingError(f"A VARSR model needs its {' and '.join(missing)} file.")
+    return VARSRFamily(load_varsr(files["transformer"], files["vae"], device, dtype))
