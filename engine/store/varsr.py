@@ -111,3 +111,25 @@ def load_varsr_files(
     if missing:
         raise UserFacingError(f"A VARSR model needs its {' and '.join(missing)} file.")
     return VARSRFamily(load_varsr(files["transformer"], files["vae"], device, dtype))
+
+
+def is_varsr_checkpoint(path: str) -> bool:
+    """Whether a transformer file is VARSR's (its LR prefix encoder), without loading it."""
+    if path.endswith(".safetensors"):
+        from safetensors import safe_open
+
+        try:
+            with safe_open(path, framework="pt") as handle:
+                names = set(handle.keys())
+            return "con_embedding.conv_in.weight" in names
+        except (OSError, ValueError, RuntimeError):
+            return False
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return False
+    try:
+        loaded = _load_pickle(path, os.path.basename(path))
+    except UserFacingError:
+        return False
+    if isinstance(loaded, Mapping) and isinstance(loaded.get("trainer"), Mapping):
+        loaded = loaded["trainer"].get(TRANSFORMER_KEY, {})
+    return isinstance(loaded, Mapping) and "con_embedding.conv_in.weight" in loaded

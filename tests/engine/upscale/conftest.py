@@ -24,3 +24,6 @@ def demo_cache() -> ModelCache:
 @pytest.fixture(scope="session")
 def photo() -> np.ndarray:
     return np.array(Image.open(SAMPLE).convert("RGB"))
+
+
+from tests.engine.varsr.conftest import varsr_files  # noqa: E402, F401  (VARSR files, CLI test)
