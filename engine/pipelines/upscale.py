@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from engine.api import ModelChoice, Sampling, UpscaleRequest
+from engine.capabilities import task_defaults
 from engine.imaging.tiles import TileLayout
 from engine.models.family import FamilyModel
 from engine.pipelines.upscale_plan import UpscalePlan, plan_upscale
@@ -76,11 +77,9 @@ def default_fidelity(model: FamilyModel, factor: float) -> int:
 
 
 def sampling_for(model: FamilyModel, seed: int) -> Sampling:
-    if model.family == "varsr":
-        from engine.models.varsr.family import VARSR_SAMPLING
-
-        return Sampling(VARSR_SAMPLING.cfg, VARSR_SAMPLING.top_k, VARSR_SAMPLING.top_p, seed=seed)
-    return Sampling(seed=seed)
+    """The capability table's upscale sampler for the model's family (VARSR: greedy, CFG 6)."""
+    defaults = task_defaults(model.family, "upscale").sampling
+    return Sampling(defaults.cfg, defaults.top_k, defaults.top_p, seed=seed)
 
 
 def plan_request(request: UpscaleRequest, model: FamilyModel | None) -> UpscalePlan:

@@ -21,9 +21,6 @@ from engine.models.varsr.build import VARSRModels
 from engine.samplers.hooks import TokenOverride, teacher_force
 from engine.samplers.varsr import sample_varsr
 
-# test_varsr.py's sampler settings: greedy tokens, image CFG 6.
-VARSR_SAMPLING = Sampling(cfg=6.0, top_k=1, top_p=0.75)
-
 
 class VARSRFamily:
     """A loaded VARSR (transformer + its VQVAE) as a :class:`FamilyModel`."""
