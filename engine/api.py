@@ -143,7 +143,7 @@ class UpscaleRequest:
     overlap: int | None = None
 
 
-Request = GenerateRequest | InpaintRequest | OutpaintRequest
+Request = GenerateRequest | InpaintRequest | OutpaintRequest | UpscaleRequest
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from engine.api import GenerateRequest, InpaintRequest, JobResult, OutpaintRequest, Request
+from engine.api import (
+    GenerateRequest,
+    InpaintRequest,
+    JobResult,
+    OutpaintRequest,
+    Request,
+    UpscaleRequest,
+)
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
+from engine.pipelines.upscale import run_upscale_job
 from engine.runtime.jobs import COMPUTE_LANE, JobContext
 
 RUNNERS = {
     GenerateRequest: run_generate,
     InpaintRequest: run_inpaint,
     OutpaintRequest: run_outpaint,
+    UpscaleRequest: run_upscale_job,
 }
 
 

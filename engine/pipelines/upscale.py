@@ -15,10 +15,19 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image
 
-from engine.api import ModelChoice, Sampling, UpscaleRequest
+from engine.api import (
+    JobResult,
+    ModelChoice,
+    Sampling,
+    ScaleProgress,
+    UpscaleRequest,
+    Variation,
+)
 from engine.capabilities import task_defaults
+from engine.imaging.preview import thumbnail
 from engine.imaging.tiles import TileLayout
 from engine.models.family import FamilyModel
+from engine.pipelines.common import load
 from engine.pipelines.upscale_plan import UpscalePlan, plan_upscale
 from engine.pipelines.upscale_tiles import (
     SRSettings,
@@ -30,6 +39,7 @@ from engine.pipelines.upscale_tiles import (
     with_oom_retry,
 )
 from engine.runtime.cancel import UserFacingError
+from engine.runtime.jobs import JobContext
 
 # (dtype override or None) -> the loaded model; "fp32" asks for a full-precision copy.
 ModelProvider = Callable[[str | None], FamilyModel]
@@ -138,3 +148,24 @@ def run_upscale(
     if alpha is not None:
         result = np.dstack((result, _lanczos(np.ascontiguousarray(alpha), out_wh)))
     return UpscaleResult(result, plan, time.perf_counter() - start, tuple(notes))
+
+
+def run_upscale_job(request: UpscaleRequest, ctx: JobContext) -> JobResult:
+    """The engine's entry point: models from its cache, one progress event per window.
+
+    Progress is reported as :class:`ScaleProgress` with ``sample_index`` = window index and
+    ``num_samples`` = window count (one "scale" each), previews = that window's output.
+    """
+    get_model = None
+    if request.model is not None:
+        choice = request.model
+
+        def get_model(dtype: str | None) -> FamilyModel:
+            return load(ctx, choice if dtype is None else replace(choice, dtype=dtype))
+
+    def progress(done: int, total: int, window: np.ndarray) -> None:
+        ctx.emit(ScaleProgress(ctx.job_id, done - 1, total, 0, 1, thumbnail(window)))
+
+    result = run_upscale(request, get_model, progress, ctx.check_cancelled)
+    notes = (result.plan.summary(), *result.notes)
+    return JobResult((Variation(result.image, request.seed),), result.elapsed_s, notes)
