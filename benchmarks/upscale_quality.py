@@ -176,12 +176,51 @@ def run(crop: int, fidelities: list[int]) -> dict:
     return {"crop": crop, "scale": SCALE, "auto_fidelity": auto, "mean": summary, "rows": rows}
 
 
+def seams(crop: int) -> dict:
+    """Seam energy (border / rest, see ``engine.imaging.tiles.seam_energy``) and PSNR of the
+    demo model at its default fidelity, windows teacher-forced on their neighbours or not."""
+    sys.path.insert(0, str(ROOT))
+    from engine.api import ModelChoice, UpscaleRequest
+    from engine.imaging.tiles import TileLayout, seam_energy
+    from engine.pipelines.upscale import cache_provider, run_upscale
+    from engine.store.cache import ModelCache
+
+    cache, demo = ModelCache(), ModelChoice(model_id="demo")
+    provider = cache_provider(cache, demo)
+    out: dict[str, list[dict]] = {"neighbours": [], "independent": []}
+    for name, photo in heldout_photos().items():
+        hr = centre_crop(photo, crop)
+        lr = np.asarray(Image.fromarray(hr).resize((crop // SCALE,) * 2, Image.BICUBIC))
+        for mode in out:
+            request = UpscaleRequest(
+                image=lr, scale=SCALE, model=demo, neighbours=mode == "neighbours"
+            )
+            result = run_upscale(request, provider)
+            border, rest = seam_energy(result.image, TileLayout(crop, crop, 128, 32))
+            out[mode].append(
+                {
+                    "photo": name,
+                    "seam_ratio": border / rest,
+                    "psnr": metrics(result.image, hr)["psnr"],
+                }
+            )
+    return {
+        mode: {k: float(np.mean([r[k] for r in rows])) for k in ("seam_ratio", "psnr")}
+        for mode, rows in out.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--crop", type=int, default=192, help="HR crop side (multiple of 4)")
     parser.add_argument("--fidelities", type=int, nargs="+", default=list(range(9)))
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--seams", type=int, metavar="CROP", help="only the seam comparison")
     args = parser.parse_args(argv)
+    if args.seams:
+        for mode, m in seams(args.seams).items():
+            print(f"{mode:<12} seam ratio {m['seam_ratio']:.3f}  PSNR-Y {m['psnr']:.2f}")
+        return 0
     report = run(args.crop, args.fidelities)
     print(
         f"x{SCALE}, {args.crop}px held-out crops; demo default fidelity {report['auto_fidelity']}"

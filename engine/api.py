@@ -141,6 +141,7 @@ class UpscaleRequest:
     colour_fix: str | None = None  # adain | wavelet | none; None: the family's (VARSR: adain)
     tile: int | None = None
     overlap: int | None = None
+    neighbours: bool = True  # teacher-force each window's overlap with finished windows
 
 
 Request = GenerateRequest | InpaintRequest | OutpaintRequest | UpscaleRequest

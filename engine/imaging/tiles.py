@@ -135,3 +135,23 @@ class Blender:
         if not self.done.all():
             raise RuntimeError("not every pixel was covered by a window")
         return self.current()
+
+
+def seam_energy(image: np.ndarray, layout: TileLayout) -> tuple[float, float]:
+    """(mean |luma step| across the overlaps' centre lines, the same mean everywhere else).
+
+    Across each centre line, the three neighbouring pixel differences straddling it are taken;
+    a visible seam is a step there, so a seamless result has a first value no larger than the
+    second (natural edges cross the lines as often as anywhere).
+    """
+    y = image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    gx, gy = np.abs(np.diff(y, axis=1)), np.abs(np.diff(y, axis=0))
+    rows, cols = layout.seams()
+    in_x, in_y = np.zeros_like(gx, bool), np.zeros_like(gy, bool)
+    for c in cols:
+        in_x[:, c - 2 : c + 1] = True
+    for r in rows:
+        in_y[r - 2 : r + 1, :] = True
+    border = np.concatenate((gx[in_x], gy[in_y]))
+    rest = np.concatenate((gx[~in_x], gy[~in_y]))
+    return float(border.mean()) if border.size else 0.0, float(rest.mean())

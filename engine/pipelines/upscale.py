@@ -130,7 +130,9 @@ def run_upscale(
                 f"(0 to {len(model.schedule)} scales)."
             )
         colour = request.colour_fix or ("adain" if model.family == "varsr" else "wavelet")
-        settings = SRSettings(fidelity, sampling_for(model, request.seed), request.seed, colour)
+        settings = SRSettings(
+            fidelity, sampling_for(model, request.seed), request.seed, colour, request.neighbours
+        )
         upsampled = resize(np.ascontiguousarray(rgb), out_wh)
         first = request.tile or model.resolution
         base_overlap = first // 4 if request.overlap is None else request.overlap

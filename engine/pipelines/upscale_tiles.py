@@ -41,6 +41,7 @@ class SRSettings:
     sampling: Sampling
     seed: int
     colour: str = "wavelet"  # adain | wavelet | none
+    neighbours: bool = True  # False: windows ignore each other (only the blend joins them)
 
 
 def resize(rgb: np.ndarray, size_wh: tuple[int, int], method=Image.BICUBIC) -> np.ndarray:
@@ -75,6 +76,8 @@ def sr_window(
     check_cancelled: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """One window at the model's resolution: teacher-forced where known, generated elsewhere."""
+    if not settings.neighbours:
+        known = np.zeros_like(known)
     source = np.where(known[..., None], known_rgb, lr)
     keep = keep_masks(model.schedule, known, settings.fidelity, model.device)
     override = None
