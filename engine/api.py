@@ -181,6 +181,7 @@ class UpscaleRequest:
     tile: int | None = None
     overlap: int | None = None
     neighbours: bool = True  # teacher-force each window's overlap with finished windows
+    plan_only: bool = False  # answer with the planner's estimate (JobResult.notes), run nothing
 
 
 Request = (

@@ -74,6 +74,9 @@ FAMILIES: dict[str, Family] = {
     "quick-fill": Family(
         "Quick fill", frozenset({"inpaint"}), {"inpaint": VAR_DEFAULTS["inpaint"]}, "none"
     ),
+    "lanczos": Family(  # the fast classical resize: no model, instant
+        "Fast upscale", frozenset({"upscale"}), {"upscale": VAR_DEFAULTS["inpaint"]}, "none"
+    ),
     "varsr": Family(  # test_varsr.py's settings: greedy tokens, image CFG 6
         "VARSR",
         frozenset({"upscale"}),
