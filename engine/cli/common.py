@@ -61,7 +61,9 @@ def run_blocking(request: Request, on_event: Callable[[Event], None] | None = No
 def print_progress(event: Event) -> None:
     if isinstance(event, ScaleProgress):
         sample = f"sample {event.sample_index + 1}/{event.num_samples} " * (event.num_samples > 1)
-        print(f"{sample}scale {event.scale_index + 1}/{event.num_scales}", file=sys.stderr)
+        window = f"window {event.window_index + 1}/{event.num_windows} " * (event.num_windows > 1)
+        scale = f"scale {event.scale_index + 1}/{event.num_scales}"
+        print(f"{sample}{window}{scale} ({event.done}/{event.total})", file=sys.stderr)
     elif isinstance(event, ModelLoading) and event.bytes_done == event.bytes_total:
         print(f"loaded {event.name}", file=sys.stderr)
 
