@@ -13,6 +13,7 @@ from engine.cli.common import (
     add_model_arguments,
     add_sampling_arguments,
     model_choice,
+    plan_outputs,
     print_progress,
     run_blocking,
     sampling,
@@ -49,6 +50,11 @@ def _load(args: argparse.Namespace):
     return loaded
 
 
+def _inputs(args: argparse.Namespace) -> tuple[str, ...]:
+    """Files this command reads: never a valid output, whatever ``--overwrite`` says."""
+    return tuple(p for p in (args.image, getattr(args, "mask", None)) if p)
+
+
 def _save(args: argparse.Namespace, loaded, result) -> None:
     save_variations(
         result,
@@ -56,13 +62,14 @@ def _save(args: argparse.Namespace, loaded, result) -> None:
         icc_profile=loaded.icc_profile,
         exif=loaded.exif,
         overwrite=args.overwrite,
-        source_path=args.image,
+        protected=_inputs(args),
     )
 
 
 def _inpaint(args: argparse.Namespace) -> None:
     from engine.imaging.imageio import load_mask
 
+    plan_outputs(args, *_inputs(args))
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
     mask = load_mask(args.mask, (width, height))
@@ -82,7 +89,7 @@ def _inpaint(args: argparse.Namespace) -> None:
 
 
 def _outpaint(args: argparse.Namespace) -> None:
-
+    plan_outputs(args, *_inputs(args))
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
     request = OutpaintRequest(

@@ -7,18 +7,24 @@ read or write safely becomes a ``UserFacingError`` naming the file and the probl
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import os
 import struct
 import threading
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from engine.imaging.outputs import (
+    check_output,
+    create_new,
+    remove_quietly,
+    temp_path,
+    write_error,
+)
 from engine.runtime.cancel import UserFacingError
 
 DEFAULT_MAX_PIXELS = 200_000_000
@@ -45,15 +51,6 @@ IMAGE_SIGNATURES = (
     b"MM\x00*",
 )
 
-SAVE_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".webp": "WEBP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-}
 # No dependable alpha: JPEG has none, and readers (Pillow too) take 32-bit BMP as RGBX.
 NO_ALPHA_FORMATS = {"JPEG", "BMP"}
 # Formats whose Pillow writer stores an ICC profile / EXIF block.
@@ -410,17 +407,6 @@ def numbered_paths(path: str | os.PathLike[str], n: int) -> list[str]:
     return [f"{stem}_{i}{ext}" for i in range(1, n + 1)]
 
 
-def _same_file(a: str, b: str) -> bool:
-    try:
-        if os.path.exists(a) and os.path.exists(b):
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    real_a = os.path.normcase(os.path.realpath(os.path.abspath(a)))
-    real_b = os.path.normcase(os.path.realpath(os.path.abspath(b)))
-    return real_a == real_b
-
-
 def _flatten_on_white(rgba: np.ndarray) -> np.ndarray:
     """For formats without alpha: composite onto white, the usual paper colour."""
     alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
@@ -466,17 +452,6 @@ def _save_options(
     return options
 
 
-def _write_error(name: str, exc: OSError) -> UserFacingError:
-    code = exc.errno
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        return UserFacingError(f"{name}: the disk is full, so nothing was saved.")
-    if code in (errno.EACCES, errno.EPERM) or isinstance(exc, PermissionError):
-        return UserFacingError(f"{name}: Finescale is not allowed to write there; nothing saved.")
-    if code == errno.EROFS:
-        return UserFacingError(f"{name}: the disk is read-only, so nothing was saved.")
-    return UserFacingError(f"{name}: could not be saved ({_detail(exc)}); nothing was saved.")
-
-
 def save_image(
     pixels: np.ndarray,
     path: str | os.PathLike[str],
@@ -486,54 +461,35 @@ def save_image(
     quality: int = 95,
     overwrite: bool = False,
     source_path: str | os.PathLike[str] | None = None,
+    protected: Iterable[str | os.PathLike[str]] = (),
 ) -> None:
     """Write a picture atomically: a temp file in the same folder, then a rename.
 
     A crash or a full disk therefore never leaves a half-written file, never touches an
-    existing file unless ``overwrite`` is set, and never replaces ``source_path`` at all.
+    existing file unless ``overwrite`` is set, and never replaces ``source_path`` or any of
+    ``protected`` (the job's inputs) at all. Ctrl+C or SIGTERM mid-save removes the temp file.
     """
     path = os.fspath(path)
     name = _name(path)
-    ext = os.path.splitext(path)[1].lower()
-    fmt = SAVE_FORMATS.get(ext)
-    if fmt is None:
-        kinds = ", ".join(sorted({e for e in SAVE_FORMATS if e not in (".jpeg", ".tiff")}))
-        shown = f"'{ext}'" if ext else "no extension"
-        raise UserFacingError(f"{name}: cannot save with {shown}; use one of {kinds}.")
-    if source_path is not None and _same_file(path, os.fspath(source_path)):
-        raise UserFacingError(f"{name}: saving here would overwrite the original.")
-    if os.path.isdir(path):
-        raise UserFacingError(f"{name}: a folder has this name; choose another name.")
-    if os.path.exists(path) and not overwrite:
-        raise UserFacingError(f"{name}: the file already exists; choose another name.")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserFacingError(f"{name}: the folder {folder} does not exist.")
+    inputs = [os.fspath(p) for p in (source_path, *protected) if p is not None]
+    fmt = check_output(path, overwrite, inputs)
     image = _pil_image(pixels, fmt, name)
     options = _save_options(fmt, icc_profile, exif, quality)
-
-    temp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.part")
+    temp = temp_path(path)
     try:
-        # os.open applies the user's umask, unlike mkstemp's private 0600 files.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0))
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(create_new(temp), "wb") as handle:
             image.save(handle, format=fmt, **options)
             handle.flush()
             os.fsync(handle.fileno())
-        if not overwrite and os.path.exists(path):
+        if not overwrite and os.path.lexists(path):
             raise FileExistsError(errno.EEXIST, "appeared while saving", path)
         os.replace(temp, path)
     except FileExistsError:
-        _remove_quietly(temp)
+        remove_quietly(temp)
         raise UserFacingError(f"{name}: the file already exists; choose another name.") from None
     except OSError as exc:
-        _remove_quietly(temp)
-        raise _write_error(name, exc) from None
+        remove_quietly(temp)
+        raise write_error(name, exc) from None
     except BaseException:
-        _remove_quietly(temp)
+        remove_quietly(temp)
         raise
-
-
-def _remove_quietly(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.remove(path)

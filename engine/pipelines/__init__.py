@@ -6,6 +6,7 @@ from engine.api import GenerateRequest, InpaintRequest, JobResult, OutpaintReque
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
+from engine.pipelines.validation import validate_request
 from engine.runtime.jobs import COMPUTE_LANE, JobContext
 
 RUNNERS = {
@@ -16,10 +17,11 @@ RUNNERS = {
 
 
 def run_request(request: Request, ctx: JobContext) -> JobResult:
-    """The engine's default runner."""
+    """The engine's default runner: every request's settings are checked before it runs."""
     runner = RUNNERS.get(type(request))
     if runner is None:
         raise TypeError(f"no pipeline for {type(request).__name__}")
+    validate_request(request)
     return runner(request, ctx)
 
 

@@ -251,8 +251,6 @@ def run_inpaint(request: InpaintRequest, ctx: JobContext) -> JobResult:
     started = time.perf_counter()
     image, mask = np.asarray(request.image), np.asarray(request.mask, dtype=bool)
     validate(image, mask)
-    if request.samples < 1:
-        raise UserFacingError("Ask for at least one sample.")
     grown = grow_mask(mask, request.grow_px)
     mask_bbox(grown)  # a clear error for an empty mask before any model is loaded
     if is_quick_fill(request.model):

@@ -222,10 +222,6 @@ class Outpainter:
 def run_outpaint(request: OutpaintRequest, ctx: JobContext) -> JobResult:
     started = time.perf_counter()
     image = np.asarray(request.image)
-    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
-        raise UserFacingError("The image must be 8-bit RGB or RGBA.")
-    if request.samples < 1:
-        raise UserFacingError("Ask for at least one sample.")
     canvas, new_area = extended_canvas(image, request)
     if is_quick_fill(request.model):
         result = quick_fill(canvas, new_area, request.model.model_id)
