@@ -7,11 +7,14 @@ read or write safely becomes a ``UserFacingError`` naming the file and the probl
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import os
+import stat
 import struct
 import threading
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -40,6 +43,7 @@ NOTE_CMYK = "CMYK converted to RGB"
 NOTE_CMYK_PROFILE = "CMYK converted to sRGB with its colour profile"
 NOTE_PALETTE = "palette converted"
 NOTE_FIRST_FRAME = "only the first frame was loaded"
+NOTE_DAMAGED_METADATA = "damaged metadata (EXIF) was ignored"
 
 # Magic bytes of the formats Finescale opens: such a file that Pillow cannot parse is damaged.
 IMAGE_SIGNATURES = (
@@ -117,15 +121,19 @@ def _header_size_unguarded(path: str) -> tuple[int, int]:
 
 
 def _check_readable(path: str, name: str) -> None:
+    """Refuse before opening: opening a pipe would block and a device never ends."""
     try:
-        size = os.path.getsize(path)
+        info = os.stat(path)
     except FileNotFoundError:
         raise UserFacingError(f"{name}: the file does not exist.") from None
     except OSError as exc:
         raise UserFacingError(f"{name}: the file cannot be read ({_detail(exc)}).") from None
-    if os.path.isdir(path):
+    if stat.S_ISDIR(info.st_mode):
         raise UserFacingError(f"{name}: this is a folder, not an image file.")
-    if size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a pipe" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+        raise UserFacingError(f"{name}: this is {kind}, not an image file; save it to a file.")
+    if info.st_size == 0:
         raise UserFacingError(f"{name}: the file is empty.")
 
 
@@ -298,6 +306,17 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     name = _name(path)
     _check_readable(path, name)
     _raise_pil_limit(max_pixels)
+    # Pillow warns (UserWarning) about damaged metadata; the picture itself is fine, so the
+    # warning becomes a note instead of leaking to the terminal.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = _decode(path, name, max_pixels)
+    if any(issubclass(w.category, UserWarning) for w in caught):
+        return dataclasses.replace(loaded, notes=(*loaded.notes, NOTE_DAMAGED_METADATA))
+    return loaded
+
+
+def _decode(path: str, name: str, max_pixels: int) -> LoadedImage:
     try:
         im = Image.open(path)
     except Image.DecompressionBombError:

@@ -58,8 +58,9 @@ def test_out_equal_to_the_mask_is_refused_even_with_overwrite(tmp_path, capsys):
 def test_a_numbered_output_that_is_an_input_is_refused(tmp_path, capsys):
     photo = _photo(tmp_path, name="out_2.png")
     before = photo.read_bytes()
-    code = main(["inpaint", "--image", str(photo), "--mask", str(_mask(tmp_path)), "--samples",
-                 "2", "--out", str(tmp_path / "out.png"), "--overwrite", "--model", "quick-fill"])  # fmt: skip
+    args = ["--samples", "2", "--out", str(tmp_path / "out.png"), "--overwrite"]
+    code = main(["inpaint", "--image", str(photo), "--mask", str(_mask(tmp_path)), *args,
+                 "--model", "quick-fill"])  # fmt: skip
     assert code == 1 and "one of the inputs" in capsys.readouterr().err
     assert photo.read_bytes() == before
 
@@ -115,8 +116,9 @@ def _big_job(tmp_path: Path) -> list[str]:
 
 def _start_and_wait_for_temp(args: list[str], folder: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "engine.cli.main", *args], env=env,
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    command = [sys.executable, "-m", "engine.cli.main", *args]
+    pipe = subprocess.PIPE
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=pipe, stderr=pipe)
     deadline = time.monotonic() + 120
     while not list(folder.glob(".*.part")):
         assert process.poll() is None, process.communicate()
