@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from engine.api import GenerateRequest, InpaintRequest, JobResult, OutpaintRequest, Request
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
 from engine.pipelines.validation import validate_request
+from engine.runtime.cancel import NonFiniteOutput
+from engine.runtime.devices import resolve_device
 from engine.runtime.jobs import COMPUTE_LANE, JobContext
 
 RUNNERS = {
@@ -22,7 +26,18 @@ def run_request(request: Request, ctx: JobContext) -> JobResult:
     if runner is None:
         raise TypeError(f"no pipeline for {type(request).__name__}")
     validate_request(request)
-    return runner(request, ctx)
+    try:
+        return runner(request, ctx)
+    except NonFiniteOutput:
+        if request.model.dtype != "fp16":
+            raise
+    # fp16's range (65504) overflows in some models: the "black image" of other apps. Rerun
+    # once in a precision with float32's range.
+    fallback = "bf16" if resolve_device(request.model.device).type == "cuda" else "fp32"
+    retry = replace(request, model=replace(request.model, dtype=fallback))
+    result = runner(retry, ctx)
+    note = f"fp16 overflowed, so the job ran again in {fallback}"
+    return replace(result, notes=(*result.notes, note))
 
 
 def lane_of(request: Request) -> str:
