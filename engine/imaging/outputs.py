@@ -70,7 +70,7 @@ def check_output(path: str, overwrite: bool = False, protected: Iterable[str] = 
     for source in protected:
         if source and same_file(path, os.fspath(source)):
             raise UserFacingError(
-                f"{name}: this is one of the inputs; saving here would overwrite it."
+                f"{name}: this is one of the inputs; saving here would overwrite the original."
             )
     if os.path.isdir(path):
         raise UserFacingError(f"{name}: a folder has this name; choose another name.")
