@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from engine.cli.common import (
     sampling,
     save_variations,
 )
+from engine.runtime.cancel import UserFacingError
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ def _inpaint(args: argparse.Namespace) -> None:
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
     mask = load_mask(args.mask, (width, height))
+    if not mask.any():
+        raise UserFacingError(
+            f"{os.path.basename(args.mask)}: the mask is empty (no white or opaque pixel), "
+            "so there is nothing to regenerate."
+        )
     request = InpaintRequest(
         model=model_choice(args),
         image=loaded.pixels,
