@@ -31,6 +31,7 @@ from engine.imaging.outputs import (
 from engine.runtime.cancel import UserFacingError
 
 DEFAULT_MAX_PIXELS = 200_000_000
+MASK_ROWS = 256  # rows of a mask file converted to booleans at a time
 ORIENTATION_TAG = 0x0112
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 # DocumentName, ImageDescription, Make, Model, Orientation, Software, DateTime, Artist, Copyright
@@ -247,6 +248,11 @@ def _to_pixels(
         im = im.convert("RGBA") if mode != "RGBA" else im
     elif mode in ("L", "1", "RGB") and has_transparency:
         im = im.convert("RGBA")
+    elif mode in ("1", "L"):
+        # Grey stays one channel until numpy widens it: Pillow's own RGB holds 4 bytes a pixel
+        # (784 MB more at 196 MP).
+        grey = np.asarray(im.convert("L") if mode == "1" else im)
+        return _grey_to_rgb(grey), icc, notes
     elif mode != "RGB":
         try:
             im = im.convert("RGB")
@@ -395,10 +401,14 @@ def load_mask(path: str | os.PathLike[str], size: tuple[int, int]) -> np.ndarray
         )
     if pixels.shape[2] == 4 and not (pixels[:, :, 3] == 255).all():
         return pixels[:, :, 3] > 127
-    # Integer Rec. 601 luma, scaled by 1000 so a grey value v counts exactly when v > 127.
-    rgb = pixels[:, :, :3].astype(np.int32)
-    luma_x1000 = rgb[:, :, 0] * 299 + rgb[:, :, 1] * 587 + rgb[:, :, 2] * 114
-    return luma_x1000 > 127_000
+    # Integer Rec. 601 luma, scaled by 1000 so a grey value v counts exactly when v > 127;
+    # a band of rows at a time, so a 196 MP mask needs no 2.4 GB of int32 temporaries.
+    masked = np.empty((height, width), bool)
+    for top in range(0, height, MASK_ROWS):
+        rgb = pixels[top : top + MASK_ROWS, :, :3].astype(np.int32)
+        luma_x1000 = rgb[:, :, 0] * 299 + rgb[:, :, 1] * 587 + rgb[:, :, 2] * 114
+        masked[top : top + MASK_ROWS] = luma_x1000 > 127_000
+    return masked
 
 
 def to_rgb(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
