@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.api import GenerateRequest, InpaintRequest, JobResult, OutpaintRequest, Request
+from engine.api import (
+    DownloadRequest,
+    EditRequest,
+    GenerateRequest,
+    ImportRequest,
+    InpaintRequest,
+    JobResult,
+    OutpaintRequest,
+    Request,
+)
+from engine.pipelines.edit import run_edit
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
+from engine.pipelines.transfers import run_download, run_import
 from engine.pipelines.validation import validate_request
 from engine.runtime.cancel import NonFiniteOutput
 from engine.runtime.devices import resolve_device
@@ -17,6 +28,9 @@ RUNNERS = {
     GenerateRequest: run_generate,
     InpaintRequest: run_inpaint,
     OutpaintRequest: run_outpaint,
+    DownloadRequest: run_download,
+    ImportRequest: run_import,
+    EditRequest: run_edit,
 }
 
 
@@ -29,7 +43,8 @@ def run_request(request: Request, ctx: JobContext) -> JobResult:
     try:
         return runner(request, ctx)
     except NonFiniteOutput:
-        if request.model.dtype != "fp16":
+        choice = getattr(request, "model", None)
+        if getattr(choice, "dtype", None) != "fp16":
             raise
     # fp16's range (65504) overflows in some models: the "black image" of other apps. Rerun
     # once in a precision with float32's range.
@@ -41,5 +56,6 @@ def run_request(request: Request, ctx: JobContext) -> JobResult:
 
 
 def lane_of(request: Request) -> str:
-    """Which worker lane a request runs on: every model job shares the compute lane."""
+    """Which worker lane a request runs on: model jobs share the compute lane; downloads and
+    imports say ``lane = "transfer"``."""
     return getattr(request, "lane", COMPUTE_LANE)

@@ -13,7 +13,14 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from engine.api import GenerateRequest, InpaintRequest, OutpaintRequest, Request, Sampling
+from engine.api import (
+    EditRequest,
+    GenerateRequest,
+    InpaintRequest,
+    OutpaintRequest,
+    Request,
+    Sampling,
+)
 from engine.runtime.cancel import UserFacingError
 
 MAX_SAMPLES = 64
@@ -49,6 +56,27 @@ def validate_sampling(sampling: Sampling) -> None:
     _integer("The seed", sampling.seed, 0, MAX_SEED)
 
 
+def _mask(mask: object, image: object) -> None:
+    mask, image = np.asarray(mask), np.asarray(image)
+    if mask.ndim != 2:
+        raise UserFacingError("The mask must be a single-channel picture.")
+    if mask.shape != image.shape[:2]:
+        raise UserFacingError(
+            f"The mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
+            f"{image.shape[1]}×{image.shape[0]}; they must be the same size."
+        )
+
+
+def _edit(request: EditRequest) -> None:
+    _image(request.image)
+    if not isinstance(request.instruction, str) or not request.instruction.strip():
+        raise UserFacingError("Type an instruction first, e.g. “make the sky stormy”.")
+    _integer("The mask grow", request.grow_px, 0)
+    _integer("The feather", request.feather_px, 0)
+    if request.mask is not None:
+        _mask(request.mask, request.image)
+
+
 def _image(image: object) -> None:
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] not in (3, 4) or array.dtype != np.uint8:
@@ -58,9 +86,17 @@ def _image(image: object) -> None:
 
 
 def validate_request(request: Request) -> None:
-    """Raise a one-sentence :class:`UserFacingError` for the first setting out of range."""
+    """Raise a one-sentence :class:`UserFacingError` for the first setting out of range.
+
+    Transfers (downloads, imports) carry no settings to check.
+    """
+    if not isinstance(request, GenerateRequest | InpaintRequest | OutpaintRequest | EditRequest):
+        return
     _integer("The number of samples", request.samples, 1, MAX_SAMPLES)
     validate_sampling(request.sampling)
+    if isinstance(request, EditRequest):
+        _edit(request)
+        return
     _integer("The class", request.class_label, -1)
     if isinstance(request, GenerateRequest):
         return
@@ -73,14 +109,7 @@ def validate_request(request: Request) -> None:
             raise UserFacingError(
                 f"Unknown token rule '{request.token_rule}': use strict or reference."
             )
-        mask, image = np.asarray(request.mask), np.asarray(request.image)
-        if mask.ndim != 2:
-            raise UserFacingError("The mask must be a single-channel picture.")
-        if mask.shape != image.shape[:2]:
-            raise UserFacingError(
-                f"The mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
-                f"{image.shape[1]}×{image.shape[0]}; they must be the same size."
-            )
+        _mask(request.mask, request.image)
     elif isinstance(request, OutpaintRequest):
         for side in ("left", "right", "top", "bottom"):
             _integer(f"The {side} extension", getattr(request, side), 0)
