@@ -2,9 +2,9 @@
 
 Every window continues what is already there:
 
-* the windows are planned by :func:`engine.imaging.tiles.outpaint_windows`: the fewest squares
-  that cover the new area, outward from the photo, each overlapping the photo or its
-  predecessors by a quarter of its side;
+* the windows are planned by :func:`engine.imaging.outpaint_plan.outpaint_windows`: the
+  fewest squares that cover the new area, outward from the photo, each overlapping the photo
+  or its predecessors by a quarter of its side;
 * inside a window, every token whose footprint holds a still-unknown pixel is generated; the
   others (photo and windows already made) are teacher-forced. Unknown pixels are never
   teacher-forced: the encoder sees them only through a cheap Telea fill at the model's
@@ -30,7 +30,7 @@ import torch
 from engine.api import JobResult, OutpaintRequest, Variation
 from engine.imaging.compositing import Window, boundary_ring, match_colors
 from engine.imaging.masks import footprint_any
-from engine.imaging.tiles import outpaint_windows
+from engine.imaging.outpaint_plan import outpaint_windows
 from engine.models.family import Condition, FamilyModel
 from engine.pipelines.common import load, sample_one
 from engine.pipelines.inpaint import (

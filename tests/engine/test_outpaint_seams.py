@@ -26,7 +26,7 @@ from engine.api import ModelChoice, OutpaintRequest, ScaleProgress
 from engine.cli.common import run_blocking
 from engine.cli.main import main
 from engine.imaging.compositing import Window
-from engine.imaging.tiles import outpaint_windows
+from engine.imaging.outpaint_plan import outpaint_windows
 from engine.pipelines.outpaint import window_plan
 
 ROOT = Path(__file__).resolve().parents[2]
