@@ -21,6 +21,7 @@ from app.imaging import to_pixmap
 from app.prompts import Prompts
 from app.requests import (
     JobSettings,
+    build_edit,
     build_generate,
     build_inpaint,
     build_outpaint,
@@ -95,6 +96,8 @@ class JobController(QObject):
 
         panel.generate_requested.connect(self.generate)
         panel.mode_changed.connect(lambda _m: self.update_blocker())
+        panel.instruction.textChanged.connect(lambda _t: self.update_blocker())
+        panel.limit_to_mask.toggled.connect(lambda _on: self.update_blocker())
         panel.mode_changed.connect(lambda mode: canvas.set_outpaint_mode(mode == "outpaint"))
         canvas.set_outpaint_mode(panel.mode() == "outpaint")
         strip.cancel_requested.connect(self.cancel)
@@ -128,9 +131,16 @@ class JobController(QObject):
         mode = self._panel.mode()
         if mode in ("inpaint", "outpaint", "edit", "upscale") and not self._doc.has_image:
             return "Open an image first: File ▸ Open, or drop one onto the window."
-        if mode == "inpaint" and (self._doc.mask is None or not self._doc.mask.any()):
+        if mode == "edit" and not self._panel.instruction.text().strip():
+            return "Type an instruction first, e.g. 'make the sky stormy'."
+        if mode == "edit" and self._panel.limit_to_mask.isChecked() and not self._has_mask():
+            return "Paint the area to change, or untick Limit to mask."
+        if mode == "inpaint" and not self._has_mask():
             return "Paint over the part to regenerate (B brush, R rectangle, L lasso)."
         return None
+
+    def _has_mask(self) -> bool:
+        return self._doc.mask is not None and bool(self._doc.mask.any())
 
     def update_blocker(self) -> None:
         self._panel.set_blocker(None if self.busy else self.blocker())
@@ -165,6 +175,10 @@ class JobController(QObject):
                 height + sides.top + sides.bottom,
             )  # fmt: skip
             job = _Job("outpaint", settings, doc.image, None, offset, grown)
+        elif settings.mode == "edit":
+            mask = doc.mask.copy() if settings.limit_to_mask and doc.mask is not None else None
+            request = build_edit(settings, doc.image, mask)
+            job = _Job("edit", settings, doc.image, request.mask, QPointF(), self._rect())
         elif settings.mode == "generate":
             request = build_generate(settings)
             job = _Job("generate", settings, None, None, QPointF(), QRectF(STAGE))
