@@ -14,7 +14,10 @@ def image_to_tensor(rgb: np.ndarray, device: torch.device | str = "cpu") -> torc
     Contiguity matters: a channels-last view (what a bare permute gives) makes oneDNN pick other
     conv kernels, and the encoder's argmin over codes then differs from the reference.
     """
-    x = torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).permute(2, 0, 1).float().div(255)
+    pixels = np.ascontiguousarray(rgb[..., :3])
+    if not pixels.flags.writeable:  # torch warns about read-only arrays (a decoded file's)
+        pixels = pixels.copy()
+    x = torch.from_numpy(pixels).permute(2, 0, 1).float().div(255)
     x = (x + x - 1).unsqueeze(0).contiguous()
     return x.to(device)
 
