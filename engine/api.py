@@ -238,7 +238,11 @@ class ModelLoading:
 
 @dataclass(frozen=True, slots=True)
 class ScaleProgress:
-    """One scale of one sample has formed; ``preview`` is a small RGB uint8 image."""
+    """One scale of one sample has formed; ``preview`` is a small RGB uint8 image.
+
+    A tiled job (out-painting) runs the scales once per window: ``window_index`` of
+    ``num_windows``. ``done``/``total`` count scales over the whole job and never go back.
+    """
 
     job_id: str
     sample_index: int
@@ -246,6 +250,17 @@ class ScaleProgress:
     scale_index: int
     num_scales: int
     preview: np.ndarray | None
+    window_index: int = 0
+    num_windows: int = 1
+
+    @property
+    def total(self) -> int:
+        return self.num_samples * self.num_windows * self.num_scales
+
+    @property
+    def done(self) -> int:
+        windows_done = self.sample_index * self.num_windows + self.window_index
+        return windows_done * self.num_scales + self.scale_index + 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
 
 def output_path(source: str, out_dir: str, label: str) -> str:
     """``<out>/<stem>_<label><ext>`` (PNG when the source format cannot be written)."""
-    from engine.imaging.imageio import SAVE_FORMATS
+    from engine.imaging.outputs import SAVE_FORMATS
 
     stem, ext = os.path.splitext(os.path.basename(source))
     ext = ext.lower() if ext.lower() in SAVE_FORMATS else ".png"
