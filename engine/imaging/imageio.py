@@ -11,14 +11,18 @@ import contextlib
 import errno
 import io
 import os
+import re
 import struct
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from engine.imaging.metadata import Extras, read_extras
+from engine.imaging.metadata import save_options as extras_options
 from engine.runtime.cancel import UserFacingError
 
 DEFAULT_MAX_PIXELS = 200_000_000
@@ -60,6 +64,9 @@ NO_ALPHA_FORMATS = {"JPEG", "BMP"}
 ICC_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 EXIF_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 
+# ``save_image``'s temporary name: ``.{final name}.{12 hex digits}.part``, next to the final file.
+TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.part$")
+
 # Pillow's own decompression-bomb guard is a process-wide setting; it only changes under this lock.
 _PIL_LIMIT_LOCK = threading.Lock()
 
@@ -75,6 +82,7 @@ class LoadedImage:
     exif: bytes | None  # Orientation reset to 1: the pixels are already upright
     notes: tuple[str, ...]  # plain remarks about conversions, for the GUI's status line
     original_mode: str  # Pillow's mode before conversion, e.g. "I;16"
+    extras: Extras = Extras()  # XMP, IPTC, PNG text, DPI
 
     @property
     def width(self) -> int:
@@ -332,6 +340,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
             frames = getattr(im, "n_frames", 1)
             im.load()
             exif = _upright_exif(im)
+            extras = read_extras(im)
             upright = _upright(im)
             icc = im.info.get("icc_profile") or None
             pixels, icc, notes = _to_pixels(upright, icc, name)
@@ -359,6 +368,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
         exif=exif,
         notes=tuple(notes),
         original_mode=original_mode,
+        extras=extras,
     )
 
 
@@ -466,10 +476,18 @@ def _save_options(
     return options
 
 
+class DiskFullError(UserFacingError):
+    """Saving failed for lack of space: a batch stops here instead of failing file after file."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+
+
 def _write_error(name: str, exc: OSError) -> UserFacingError:
     code = exc.errno
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        return UserFacingError(f"{name}: the disk is full, so nothing was saved.")
+    if is_disk_full(exc):
+        return DiskFullError(f"{name}: the disk is full, so nothing was saved.")
     if code in (errno.EACCES, errno.EPERM) or isinstance(exc, PermissionError):
         return UserFacingError(f"{name}: Finescale is not allowed to write there; nothing saved.")
     if code == errno.EROFS:
@@ -486,11 +504,13 @@ def save_image(
     quality: int = 95,
     overwrite: bool = False,
     source_path: str | os.PathLike[str] | None = None,
-) -> None:
+    extras: Extras | None = None,
+) -> list[str]:
     """Write a picture atomically: a temp file in the same folder, then a rename.
 
     A crash or a full disk therefore never leaves a half-written file, never touches an
     existing file unless ``overwrite`` is set, and never replaces ``source_path`` at all.
+    Returns notes on metadata the format could not hold (e.g. IPTC in a PNG).
     """
     path = os.fspath(path)
     name = _name(path)
@@ -511,6 +531,8 @@ def save_image(
         raise UserFacingError(f"{name}: the folder {folder} does not exist.")
     image = _pil_image(pixels, fmt, name)
     options = _save_options(fmt, icc_profile, exif, quality)
+    more, notes = extras_options(fmt, extras)
+    options.update(more)
 
     temp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.part")
     try:
@@ -532,6 +554,30 @@ def save_image(
     except BaseException:
         _remove_quietly(temp)
         raise
+    return notes
+
+
+def sweep_temporaries(folder: str | os.PathLike[str], min_age_s: float = 0.0) -> list[str]:
+    """Delete ``save_image`` temporaries a crash left in ``folder`` (not its sub-folders).
+
+    ``min_age_s`` spares fresh ones another process may still be writing. Returns the names.
+    """
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not TEMP_NAME.match(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime >= min_age_s:
+                os.remove(entry.path)
+                removed.append(entry.name)
+        except OSError:
+            continue
+    return removed
 
 
 def _remove_quietly(path: str) -> None:

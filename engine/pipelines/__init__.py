@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from engine.api import GenerateRequest, InpaintRequest, JobResult, OutpaintRequest, Request
+from engine.api import (
+    BatchRequest,
+    GenerateRequest,
+    InpaintRequest,
+    JobResult,
+    OutpaintRequest,
+    Request,
+)
+from engine.pipelines.batch import run_batch
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
@@ -12,6 +20,7 @@ RUNNERS = {
     GenerateRequest: run_generate,
     InpaintRequest: run_inpaint,
     OutpaintRequest: run_outpaint,
+    BatchRequest: run_batch,
 }
 
 
@@ -24,5 +33,6 @@ def run_request(request: Request, ctx: JobContext) -> JobResult:
 
 
 def lane_of(request: Request) -> str:
-    """Which worker lane a request runs on: every model job shares the compute lane."""
+    """Which worker lane a request runs on: every model job shares the compute lane (a
+    request may name another, e.g. a batch that only lists its files)."""
     return getattr(request, "lane", COMPUTE_LANE)
