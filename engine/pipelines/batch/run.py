@@ -28,10 +28,10 @@ from engine.pipelines.batch.inputs import expand_inputs, shard
 from engine.pipelines.batch.item import ItemRunner, Outcome
 from engine.pipelines.batch.journal import Journal
 from engine.pipelines.batch.naming import check_template
-from engine.pipelines.batch.progress import Throughput
 from engine.pipelines.batch.upscalers import upscaler_for
 from engine.runtime.cancel import JobCancelled, UserFacingError
 from engine.runtime.jobs import JobContext, describe_error
+from engine.runtime.progress import Throughput
 
 STALE_TEMP_S = 3600.0  # with another shard running, only temporaries this old are surely dead
 
