@@ -70,6 +70,10 @@ TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.part$")
 # Pillow's own decompression-bomb guard is a process-wide setting; it only changes under this lock.
 _PIL_LIMIT_LOCK = threading.Lock()
 
+# Register every Pillow plugin now, at import: done lazily, the first file that is not PNG/JPEG
+# imports them all on whichever thread opens it, holding the GIL for ~0.1-0.2 s (a GUI stall).
+Image.init()
+
 
 @dataclass(frozen=True, slots=True)
 class LoadedImage:
