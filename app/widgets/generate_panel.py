@@ -36,7 +36,10 @@ from app.widgets.prompt_inputs import ClassPicker, InstructionEdit
 
 MAX_SEED = 2**31 - 1
 EDIT_REASON = "Instruction editing needs VAREdit — open Models to install it."
-UPSCALE_REASON = "Upscaling is not available yet."
+UPSCALE_REASON = (
+    "Upscaling the open picture needs an upscaling model; files and folders upscale in the "
+    "Batch panel (Job ▸ Batch Upscale…, Ctrl+B)."
+)
 NO_MODEL_REASON = "Needs a model — open Models to import or download one."
 BUTTON_TEXT = {
     "inpaint": "Fill mask",

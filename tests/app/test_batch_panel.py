@@ -174,3 +174,17 @@ def test_pause_resume_cancel_and_retry(make_window, qtbot, folder, tmp_path):
     panel.retry_button.click()
     wait_idle(window, qtbot)
     assert all(r.state == DONE for r in rows)
+
+
+def test_the_batch_dock_opens_from_the_menu_and_the_upscale_mode(make_window, qtbot):
+    window = make_window(runner=Runner())
+    window.batch_dock.hide()
+    job_menu = next(a.menu() for a in window.menuBar().actions() if "Job" in a.text())
+    next(a for a in job_menu.actions() if "Batch" in a.text()).trigger()
+    assert window.batch_dock.isVisible()
+    window.batch_dock.hide()
+    window.panel.mode_changed.emit("upscale")
+    assert window.batch_dock.isVisible()
+    upscale_row = window.panel.mode_combo.findData("upscale")
+    tip = window.panel.mode_combo.model().item(upscale_row).toolTip()
+    assert "Batch panel" in tip

@@ -231,7 +231,7 @@ def test_unavailable_modes_are_disabled_with_a_reason(make_window, mode):
     row = panel.mode_combo.findData(mode)
     item = panel.mode_combo.model().item(row)
     assert not item.isEnabled()
-    assert ("VAREdit" if mode == "edit" else "not available yet") in item.toolTip()
+    assert ("VAREdit" if mode == "edit" else "Batch panel") in item.toolTip()
 
 
 def test_empty_mask_blocks_inpaint_with_a_hint(make_window):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from engine.api import BatchEntry, BatchRequest, UpscaleTarget
+from engine.cli.batch import Reporter
 from engine.cli.main import main
 from engine.imaging.imageio import NOTE_16BIT
 from engine.pipelines.batch import run_batch
@@ -176,3 +179,63 @@ def test_model_choice_needs_the_upscaling_pipeline(tmp_path, capsys):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
     status = main(["upscale", str(src), "--out", str(tmp_path / "o"), "--model", "demo"])
     assert status == 1 and "needs the upscaling pipeline" in capsys.readouterr().err
+
+
+def test_symlink_loops_and_broken_links_are_reported_not_fatal(tmp_path):
+    root = tmp_path / "in"
+    (root / "a").mkdir(parents=True)
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / "a" / "x.png")
+    (root / "a" / "loop").symlink_to(root, target_is_directory=True)
+    (root / "gone.png").symlink_to(tmp_path / "missing.png")
+    events = _run(BatchRequest(inputs=(str(root),), output_dir=str(tmp_path / "o"), recursive=True))
+    planned, summary = events[0], events[-1]
+    assert [e.source for e in planned.items] == [str(root / "a" / "x.png")]
+    reasons = dict(planned.problems)
+    assert "symbolic link loop" in reasons[str(root / "a" / "loop")]
+    assert reasons[str(root / "gone.png")] == "a broken link"
+    assert len(summary.done) == 1 and len(summary.failed) == 2  # reported, and the rest ran
+
+
+def test_tiff_keeps_xmp_and_iptc_and_png_keeps_xmp(tmp_path):
+    iptc = b"\x1c\x02\x00\x00\x02\x00\x04\x1c\x02\x50\x00\x04Anne"  # version + by-line
+    src = tmp_path / "scan.tif"
+    Image.fromarray(np.full((10, 12, 3), 90, np.uint8)).save(
+        src, tiffinfo={700: XMP, 33723: iptc}, dpi=(150, 150)
+    )
+    for fmt, name in (("same", "scan_x2.tif"), ("png", "scan_x2.png")):
+        events = _run(
+            BatchRequest(
+                inputs=(str(src),), output_dir=str(tmp_path / fmt), target=UpscaleTarget(2),
+                format=fmt,
+            )
+        )  # fmt: skip
+        with Image.open(tmp_path / fmt / name) as im:
+            assert im.size == (24, 20)
+            assert im.info["dpi"] == pytest.approx((300, 300), abs=1)
+            if fmt == "same":
+                assert XMP in bytes(im.tag_v2[700])
+                assert bytes(im.tag_v2[33723]) == iptc
+            else:
+                assert XMP.decode() in im.info["XML:com.adobe.xmp"]
+                done = next(e for e in events if getattr(e, "state", "") == "done")
+                assert any("IPTC" in note for note in done.notes)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_gets_a_redrawn_bar_and_pipes_get_lines(tmp_path):
+    src = tmp_path / "a.png"
+    Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(src)
+    for stream, expect_bar in ((_Terminal(), True), (io.StringIO(), False)):
+        reporter = Reporter(stream)
+        out = tmp_path / f"out{expect_bar}"
+        run_batch(
+            BatchRequest((str(src),), str(out)), JobContext("t", CancelToken(), reporter, None)
+        )
+        reporter.print_summary()
+        text = stream.getvalue()
+        assert ("\r[" in text) is expect_bar
+        assert "1/1 a.png -> " in text and "1 done, 0 skipped, 0 failed" in text
