@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from engine.api import (
     BatchEntry,
     BatchItemProgress,
@@ -53,6 +55,8 @@ class Row:
     fraction: float = 0.0
     output: str = ""
     reason: str = ""
+    before: np.ndarray | None = None  # centre crops of a done file, for the compare view
+    after: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -118,6 +122,8 @@ class BatchQueue:
         row.fraction = event.fraction if event.state == RUNNING else float(event.state == DONE)
         row.output = event.output
         row.reason = event.reason
+        if event.state == DONE:
+            row.before, row.after = event.before, event.after
 
     def finish(self, index: int, seconds: float) -> None:
         """The file's request ended: count it toward the measured throughput."""

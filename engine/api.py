@@ -293,7 +293,9 @@ ITEM_STATES = ("running", "done", "skipped", "failed")
 @dataclass(frozen=True, slots=True)
 class BatchItemProgress:
     """One file of a batch: ``fraction`` of it done while ``state`` is "running"; at the end
-    its output (done), or the reason it was skipped or failed."""
+    its output (done), or the reason it was skipped or failed. A done file carries ``before``
+    and ``after``: the centre of the output (at most 128² pixels) and the input region it came
+    from, so a GUI can compare them without decoding either file again."""
 
     job_id: str
     index: int
@@ -304,6 +306,8 @@ class BatchItemProgress:
     output: str = ""
     reason: str = ""
     notes: tuple[str, ...] = ()
+    before: np.ndarray | None = None
+    after: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)

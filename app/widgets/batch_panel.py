@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QImageReader, QPixmap
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -31,24 +31,19 @@ from PySide6.QtWidgets import (
 
 from app.batch_controller import ACTIVE, IDLE, PAUSED, BatchController
 from app.batch_queue import DONE, RUNNING, STATE_LABELS, BatchSettings
+from app.imaging import to_pixmap
 
-COMPARE_SIDE = 160
+COMPARE_SIDE = 256  # on-screen width of each crop: the output's centre, its input region
 FORMATS = (("Same as input", "same"), ("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp"),
            ("TIFF", "tiff"))  # fmt: skip
 OVERWRITE = (("Skip existing", "skip"), ("Add a number", "suffix"), ("Replace", "replace"))
 
 
-def _thumbnail(path: str) -> QPixmap:
-    """A small preview decoded at reduced size where the format allows (no full decode)."""
-    reader = QImageReader(path)
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and max(size.width(), size.height()) > COMPARE_SIDE:
-        reader.setScaledSize(
-            size.scaled(COMPARE_SIDE, COMPARE_SIDE, Qt.AspectRatioMode.KeepAspectRatio)
-        )
-    image = reader.read()
-    return QPixmap.fromImage(image) if not image.isNull() else QPixmap()
+def _enlarged(pixels, side: int) -> QPixmap:
+    """A crop shown ``side`` pixels wide with hard pixel edges, so detail can be compared."""
+    return to_pixmap(pixels).scaled(
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+    )
 
 
 def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[str]:
@@ -251,13 +246,16 @@ class BatchPanel(QWidget):
     def _show_compare(self) -> None:
         selected = self.table.selectionModel().selectedRows()
         row = self.controller.queue.rows[selected[0].row()] if selected else None
-        if row is None or row.state != DONE:
-            self.before.setText("Before")
-            self.after.setText("After")
+        if row is None or row.state != DONE or row.before is None:
+            for label, text in ((self.before, "Before"), (self.after, "After")):
+                label.setPixmap(QPixmap())
+                label.setText(text)
             return
-        for label, path in ((self.before, row.entry.source), (self.after, row.output)):
-            pixmap = _thumbnail(path)
-            label.setPixmap(pixmap)
+        for label, pixels, path in (
+            (self.before, row.before, row.entry.source),
+            (self.after, row.after, row.output),
+        ):
+            label.setPixmap(_enlarged(pixels, COMPARE_SIDE))
             label.setToolTip(path)
 
     # -- drops --------------------------------------------------------------------------------

@@ -163,6 +163,9 @@ def run_batch(args: argparse.Namespace) -> None:
     run_blocking(batch_request(args), reporter)
     reporter.print_summary()
     summary = reporter.summary
+    if summary is not None and not (summary.done or summary.skipped or summary.failed):
+        hint = "" if args.recursive else " (add --recursive for sub-folders)"
+        raise UserFacingError(f"No pictures found in the inputs{hint}.")
     if summary is None or not summary.all_succeeded:
         failed = len(summary.failed) if summary else 0
         raise UserFacingError(f"{failed} file(s) failed; see the list above.")

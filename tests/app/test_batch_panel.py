@@ -108,6 +108,7 @@ def test_dropped_folder_runs_with_progress_and_the_canvas_stays_responsive(
     assert Image.open(out / "p1_x4.png").size == (161 * 4, 120 * 4)
     assert window.batch_panel.overall.value() == COUNT + 1
 
+    assert rows[1].after.shape == (128, 128, 3) and rows[1].before.shape == (32, 32, 3)
     window.batch_panel.table.selectRow(1)
     assert not window.batch_panel.after.pixmap().isNull()
     assert not window.batch_panel.before.pixmap().isNull()

@@ -98,6 +98,8 @@ def test_png_text_dpi_and_16bit_note(tmp_path):
         expected = np.asarray(Image.fromarray(source).resize((120, 90), Image.Resampling.LANCZOS))
         assert np.array_equal(np.asarray(im), expected)  # strips = one whole Lanczos resize
     done = [e for e in events if getattr(e, "state", "") == "done"]
+    assert np.array_equal(done[0].after, expected[0:90, 0:120])  # 120 × 90: all of it
+    assert np.array_equal(done[0].before, source)
     assert NOTE_16BIT in done[1].notes
 
 
@@ -239,3 +241,13 @@ def test_terminal_gets_a_redrawn_bar_and_pipes_get_lines(tmp_path):
         text = stream.getvalue()
         assert ("\r[" in text) is expect_bar
         assert "1/1 a.png -> " in text and "1 done, 0 skipped, 0 failed" in text
+
+
+def test_a_folder_without_pictures_is_an_error(tmp_path, capsys):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "in" / "sub" / "x.png")
+    status = main(["upscale", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
+    assert (
+        status == 1
+        and "No pictures found in the inputs (add --recursive" in capsys.readouterr().err
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 from engine.api import BatchEntry, BatchItemProgress, BatchRequest, ScaleProgress
 from engine.imaging.imageio import LoadedImage, load_image, save_image
 from engine.imaging.metadata import rescaled, resized_exif
@@ -20,6 +22,7 @@ from engine.runtime.cancel import UserFacingError
 from engine.runtime.jobs import JobContext
 
 MAX_OUTPUT_PIXELS = 400_000_000
+COMPARE_SIDE = 128
 # zlib level of PNG outputs: 2048² photo on this machine, level 6 = 9.2 s and 5.2 MB,
 # level 3 = 2.2 s and 5.8 MB (benchmarks/upscale.py): the encoder dominated the batch at 6.
 PNG_COMPRESSION = 3
@@ -34,6 +37,7 @@ class Outcome:
     reason: str = ""
     notes: tuple[str, ...] = ()
     worked: bool = False  # upscaled in this run (counts toward the measured throughput)
+    compare: tuple[np.ndarray, np.ndarray] | None = None  # (before, after) centre crops
 
 
 def _check_size(name: str, size: tuple[int, int], ext: str) -> None:
@@ -49,6 +53,20 @@ def _check_size(name: str, size: tuple[int, int], ext: str) -> None:
             f"{name}: {ext.upper()} cannot hold {width}×{height} pixels (at most {limit} a "
             "side); choose PNG or TIFF."
         )
+
+
+def centre_crops(source: np.ndarray, result: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The output's centre (≤ 128²) and the input region it was made from, RGB copies."""
+    out_h, out_w = result.shape[:2]
+    in_h, in_w = source.shape[:2]
+    side_w, side_h = min(COMPARE_SIDE, out_w), min(COMPARE_SIDE, out_h)
+    x0, y0 = (out_w - side_w) // 2, (out_h - side_h) // 2
+    after = result[y0 : y0 + side_h, x0 : x0 + side_w, :3].copy()
+    sx, sy = in_w / out_w, in_h / out_h
+    left, top = int(x0 * sx), int(y0 * sy)
+    right = max(left + 1, round((x0 + side_w) * sx))
+    bottom = max(top + 1, round((y0 + side_h) * sy))
+    return source[top:bottom, left:right, :3].copy(), after
 
 
 def _item_context(ctx: JobContext, index: int, total: int, source: str) -> JobContext:
@@ -73,7 +91,9 @@ class ItemRunner:
         self.upscale = upscale
         self.outputs_this_run: set[str] = set()
 
-    def _place(self, entry: BatchEntry, loaded: LoadedImage) -> tuple[str, str, float, tuple]:
+    def _place(
+        self, entry: BatchEntry, loaded: LoadedImage
+    ) -> tuple[str, str, float, tuple[int, int]]:
         """(journal key, planned output path, ratio, size)."""
         target = self.request.target
         size = target.size_for(loaded.width, loaded.height)
@@ -127,4 +147,5 @@ class ItemRunner:
         )
         self.journal.finished(key, output)
         self.outputs_this_run.add(output)
-        return Outcome("done", output, notes=loaded.notes + tuple(notes), worked=True)
+        compare = centre_crops(loaded.pixels, pixels)
+        return Outcome("done", output, "", loaded.notes + tuple(notes), True, compare)

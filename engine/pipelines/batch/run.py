@@ -146,4 +146,5 @@ def _item_event(ctx: JobContext, index: int, total: int, source: str, outcome: O
         ctx.job_id, index, total, source, outcome.state,
         1.0 if outcome.state == "done" else 0.0,
         outcome.output, outcome.reason, outcome.notes,
+        *(outcome.compare or (None, None)),
     )  # fmt: skip
