@@ -376,6 +376,18 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     )
 
 
+def upright_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(width, height) as ``load_image`` will return it, from the header alone; None when the
+    header cannot be read (``load_image`` then says why)."""
+    try:
+        with Image.open(os.fspath(path)) as im:
+            width, height = im.size
+            turned = im.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8)
+    except Exception:  # any unreadable header: the full load reports it properly
+        return None
+    return (height, width) if turned else (width, height)
+
+
 def load_mask(path: str | os.PathLike[str], size: tuple[int, int]) -> np.ndarray:
     """A painted mask file -> bool (H, W), True = regenerate.
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.api import BatchEntry, BatchItemProgress, BatchRequest, ScaleProgress
-from engine.imaging.imageio import LoadedImage, load_image, save_image
+from engine.imaging.imageio import load_image, save_image, upright_size
 from engine.imaging.metadata import rescaled, resized_exif
 from engine.pipelines.batch.journal import Journal
 from engine.pipelines.batch.naming import output_extension, render, with_suffix
@@ -92,12 +92,12 @@ class ItemRunner:
         self.outputs_this_run: set[str] = set()
 
     def _place(
-        self, entry: BatchEntry, loaded: LoadedImage
+        self, entry: BatchEntry, width: int, height: int
     ) -> tuple[str, str, float, tuple[int, int]]:
-        """(journal key, planned output path, ratio, size)."""
+        """(journal key, planned output path, ratio, size) for a ``width`` × ``height`` input."""
         target = self.request.target
-        size = target.size_for(loaded.width, loaded.height)
-        ratio = size[0] / loaded.width
+        size = target.size_for(width, height)
+        ratio = size[0] / width
         ext = output_extension(entry.source, self.request.format)
         name = render(self.request.template, entry.source, size, ratio, ext)
         _check_size(os.path.basename(entry.source), size, ext)
@@ -117,18 +117,31 @@ class ItemRunner:
             return None
         return with_suffix(planned, taken)
 
+    def _skip(self, entry: BatchEntry, width: int, height: int) -> Outcome | None:
+        """Skipped: finished in an earlier run, or the output exists and the rule is "skip"."""
+        key, planned, _ratio, _size = self._place(entry, width, height)
+        earlier = self.journal.finished_output(key)
+        if earlier is not None:
+            return Outcome("skipped", earlier, "done in an earlier run")
+        if self._final_path(planned) is None:
+            return Outcome("skipped", planned, f"{os.path.basename(planned)} already exists")
+        return None
+
     def run(self, ctx: JobContext, index: int, total: int, entry: BatchEntry) -> Outcome:
         """Upscale one file; a ``UserFacingError`` from any step becomes a failed outcome,
         except a full disk and a cancel, which the caller stops on."""
         ctx.emit(BatchItemProgress(ctx.job_id, index, total, entry.source, "running", 0.0))
+        header = upright_size(entry.source)  # finished or existing outputs: no decode needed
+        skipped = self._skip(entry, *header) if header is not None else None
+        if skipped is not None:
+            return skipped
         loaded = load_image(entry.source)
-        key, planned, ratio, size = self._place(entry, loaded)
-        earlier = self.journal.finished_output(key)
-        if earlier is not None:
-            return Outcome("skipped", earlier, "done in an earlier run")
+        skipped = self._skip(entry, loaded.width, loaded.height) if header is None else None
+        if skipped is not None:
+            return skipped
+        key, planned, ratio, size = self._place(entry, loaded.width, loaded.height)
         output = self._final_path(planned)
-        if output is None:
-            return Outcome("skipped", planned, f"{os.path.basename(planned)} already exists")
+        assert output is not None  # _skip said the rule lets this file through
         os.makedirs(os.path.dirname(output), exist_ok=True)
         self.journal.started(key, output)
         item_ctx = _item_context(ctx, index, total, entry.source)

@@ -80,7 +80,9 @@ class Journal:
             if not (entry.startswith("journal-") and entry.endswith(".jsonl")):
                 continue
             path = os.path.join(self.folder, entry)
-            if path != self.path and fcntl is not None:
+            if path != self.path and fcntl is None:
+                self.others_running = True  # cannot tell: assume another shard may be writing
+            elif path != self.path:
                 with open(path, encoding="utf-8") as probe:
                     self.others_running |= not _try_lock(probe)
             with contextlib.suppress(OSError), open(path, encoding="utf-8") as handle:
