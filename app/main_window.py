@@ -325,6 +325,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.jobs.cancel()
+        self.batch.cancel()  # the file running is redone next time (the journal says so)
         self.files.io.wait()
         self.models.wait()
         self.autosaver.discard()  # a clean exit leaves nothing to restore
