@@ -108,7 +108,9 @@ class MainWindow(QMainWindow):
             self.canvas, self.prompts, self.settings,
         )  # fmt: skip
         self.autosaver = Autosaver(self.document, self.settings.folder, autosave_delay_ms)
-        self.models = ModelsController(self, self.panel, self.prompts, self.settings, models)
+        self.models = ModelsController(
+            self, self.panel, self.prompts, self.settings, bridge, models
+        )
 
         self._build_status_bar()
         self._build_menus()
@@ -327,7 +329,7 @@ class MainWindow(QMainWindow):
         self.jobs.cancel()
         self.batch.cancel()  # the file running is redone next time (the journal says so)
         self.files.io.wait()
-        self.models.wait()
+        self.models.stop()
         self.autosaver.discard()  # a clean exit leaves nothing to restore
         event.accept()
 

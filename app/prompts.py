@@ -7,28 +7,16 @@ shown non-modally (``open()``), with the technical detail behind "Show Details..
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from app.choices import ExportChoice, Sides
+from app.dialogs.export_dialog import ExportDialog
+from app.dialogs.outpaint_dialog import OutpaintDialog
 from app.engine_access import IMAGE_SUFFIXES
 
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
-
-
-@dataclass(frozen=True)
-class ExportChoice:
-    path: str
-    quality: int
-
-
-@dataclass(frozen=True)
-class Sides:
-    left: int
-    right: int
-    top: int
-    bottom: int
 
 
 class Prompts:
@@ -87,14 +75,10 @@ class Prompts:
         return path or None
 
     def export(self, parent: QWidget, suggested: str) -> ExportChoice | None:
-        from app.dialogs.export_dialog import ExportDialog
-
         dialog = ExportDialog(parent, suggested)
         return dialog.choice() if dialog.exec() else None
 
     def outpaint_sides(self, parent: QWidget, width: int, height: int) -> Sides | None:
-        from app.dialogs.outpaint_dialog import OutpaintDialog
-
         dialog = OutpaintDialog(parent, width, height)
         return dialog.sides() if dialog.exec() else None
 

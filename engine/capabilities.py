@@ -49,6 +49,12 @@ VAR_DEFAULTS: dict[str, TaskDefaults] = {
 }
 
 
+# VAREdit's demo settings (infer.generate_image, the Gradio app): cfg 4, tau 0.5, top-p 0.97.
+VAREDIT_DEFAULTS: dict[str, TaskDefaults] = {
+    "edit": TaskDefaults(SamplingDefaults(cfg=4.0, top_p=0.97, tau=0.5), grow_px=8, feather_px=8),
+}
+
+
 @dataclass(frozen=True)
 class Family:
     """A model family: the tasks it runs here and what it is conditioned on."""
@@ -67,13 +73,16 @@ FAMILIES: dict[str, Family] = {
         "Quick fill", frozenset({"inpaint"}), {"inpaint": VAR_DEFAULTS["inpaint"]}, "none"
     ),
     "infinity": Family("Infinity", frozenset(), {}, "text", runnable=False),
-    "varedit": Family("VAREdit", frozenset(), {}, "text", runnable=False),
+    "varedit": Family("VAREdit", frozenset(VAREDIT_DEFAULTS), VAREDIT_DEFAULTS, "text"),
 }
 
 # Why a task cannot run when no installed model offers it.
 MISSING_MODEL: dict[str, str] = {
-    "edit": "Needs an instruction-editing model (VAREdit) — not available in this version yet.",
-    "upscale": "Upscaling is not available in this version yet.",
+    "edit": "Needs an instruction-editing model (VAREdit + flan-t5-xl): open Models to import one.",
+    "upscale": (
+        "Upscaling the open picture needs an upscaling model; files and folders upscale in the "
+        "Batch panel (Job ▸ Batch Upscale…, Ctrl+B)."
+    ),
 }
 NO_MODEL = "Needs a model — open Models to import or download one."
 
@@ -100,4 +109,6 @@ def why_not(family_name: str | None, task: str, model_label: str = "") -> str | 
     if task in MISSING_MODEL and not any(task in f.tasks and f.runnable for f in FAMILIES.values()):
         return MISSING_MODEL[task]
     label = model_label or info.name
+    if task in MISSING_MODEL:  # the GUI cannot know whether one is installed: say which kind
+        return f"{label} cannot {TASKS[task].lower()}. {MISSING_MODEL[task]}"
     return f"{label} cannot {TASKS[task].lower()}; pick another model."

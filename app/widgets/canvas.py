@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import engine_access
+from app.choices import Sides
 from app.imaging import to_pixmap
-from app.prompts import Sides
 from app.state.document import Document
 from app.state.tool_settings import ToolSettings
 from app.widgets.canvas_items import CandidateItem, MaskOverlayItem, PreviewItem

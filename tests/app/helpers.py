@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from PySide6.QtWidgets import QWidget
 
-from app.prompts import ExportChoice, Prompts, Sides
+from app.choices import ExportChoice, Sides
+from app.prompts import Prompts
 from engine.api import (
     GenerateRequest,
     InpaintRequest,
