@@ -1,5 +1,8 @@
 """``finescale upscale``: upscale files and folders into an output folder (one file = a batch of 1).
 
+The model is VARSR, or any VAR model zero-shot (default: the demo model); ``--fast`` is the
+classical Lanczos resize, which needs no model.
+
 Progress is a bar on a terminal and one plain line per file otherwise; the summary names every
 file that failed and why, and the exit status is 0 only when every file succeeded.
 """
@@ -48,10 +51,13 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--height", type=int, help="output height (keeps the aspect ratio)")
     size.add_argument("--long-side", type=int, help="limit of the long side, in pixels")
     parser.add_argument("--recursive", "-r", action="store_true", help="walk sub-folders")
-    parser.add_argument("--fast", action="store_true", help="Lanczos, no model (the default)")
-    parser.add_argument("--model", help="registry id of an upscaling model")
-    parser.add_argument("--transformer", help="transformer checkpoint file")
-    parser.add_argument("--vae", help="VAE checkpoint file")
+    parser.add_argument("--fast", action="store_true", help="Lanczos resize, no model")
+    parser.add_argument("--model", help="registry id (default: demo)")
+    parser.add_argument("--transformer", help="VARSR.pth, or a VAR .pth/.safetensors")
+    parser.add_argument("--vae", help="its VQVAE checkpoint (VQVAE.pth, ...)")
+    parser.add_argument("--fidelity", type=int, help="coarse scales taken from the input")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tile", type=int, help="window side in output pixels")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"))
     parser.add_argument("--format", default="same", choices=OUTPUT_FORMATS)
@@ -67,13 +73,17 @@ def _model(args: argparse.Namespace) -> ModelChoice | None:
     chosen = bool(args.model or args.vae)
     if args.fast and chosen:
         raise UserFacingError("--fast needs no model; drop --model/--transformer/--vae.")
+    if args.fast:
+        return None
     if args.vae:
+        from engine.store.varsr import is_varsr_checkpoint  # reads tensor names: torch
+
+        family = "varsr" if is_varsr_checkpoint(args.transformer) else "var"
         return ModelChoice.from_files(
-            vae=args.vae, transformer=args.transformer, device=args.device, dtype=args.dtype
-        )
-    if args.model:
-        return ModelChoice(model_id=args.model, device=args.device, dtype=args.dtype)
-    return None
+            family, vae=args.vae, transformer=args.transformer, device=args.device,
+            dtype=args.dtype,
+        )  # fmt: skip
+    return ModelChoice(model_id=args.model or "demo", device=args.device, dtype=args.dtype)
 
 
 def batch_request(args: argparse.Namespace) -> BatchRequest:
@@ -95,6 +105,9 @@ def batch_request(args: argparse.Namespace) -> BatchRequest:
         quality=args.quality,
         overwrite=args.overwrite,
         shard=args.shard,
+        fidelity=args.fidelity,
+        seed=args.seed,
+        tile=args.tile,
     )
 
 

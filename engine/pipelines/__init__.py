@@ -12,6 +12,7 @@ from engine.api import (
     JobResult,
     OutpaintRequest,
     Request,
+    UpscaleRequest,
 )
 from engine.pipelines.batch import run_batch
 from engine.pipelines.edit import run_edit
@@ -19,6 +20,7 @@ from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
 from engine.pipelines.transfers import run_download, run_import
+from engine.pipelines.upscale import run_upscale_job
 from engine.runtime.jobs import COMPUTE_LANE, JobContext
 
 RUNNERS = {
@@ -29,6 +31,7 @@ RUNNERS = {
     ImportRequest: run_import,
     EditRequest: run_edit,
     BatchRequest: run_batch,
+    UpscaleRequest: run_upscale_job,
 }
 
 

@@ -178,7 +178,7 @@ def test_pause_resume_cancel_and_retry(make_window, qtbot, folder, tmp_path):
 
 
 def test_the_batch_dock_opens_from_the_menu_and_the_upscale_mode(make_window, qtbot):
-    window = make_window(runner=Runner())
+    window = make_window(runner=Runner(), models=[])
     window.batch_dock.hide()
     job_menu = next(a.menu() for a in window.menuBar().actions() if "Job" in a.text())
     next(a for a in job_menu.actions() if "Batch" in a.text()).trigger()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.api import BatchEntry, BatchRequest, UpscaleTarget
+from engine.api import BatchEntry, BatchRequest, ModelChoice, UpscaleTarget
 from engine.cli.batch import Reporter
 from engine.cli.main import main
 from engine.imaging.imageio import NOTE_16BIT
@@ -44,7 +44,9 @@ def test_folder_batch_outputs_metadata_failures_and_untouched_inputs(tree, capsy
     before = sha256_tree(photos)
     existing = (out / "plain_x2.png").read_bytes()
 
-    status = main(["upscale", str(photos), "--out", str(out), "--scale", "2", "--recursive"])
+    status = main(
+        ["upscale", str(photos), "--out", str(out), "--scale", "2", "--recursive", "--fast"]
+    )
 
     err = capsys.readouterr().err
     assert status == 1  # some files failed
@@ -176,11 +178,19 @@ def test_bad_settings_are_refused_before_any_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_model_choice_needs_the_upscaling_pipeline(tmp_path, capsys):
-    src = tmp_path / "a.png"
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
-    status = main(["upscale", str(src), "--out", str(tmp_path / "o"), "--model", "demo"])
-    assert status == 1 and "needs the upscaling pipeline" in capsys.readouterr().err
+def test_a_model_batch_runs_the_upscale_pipeline_with_per_window_progress(tmp_path):
+    src = tmp_path / "small.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), np.uint8)).save(src)
+    request = BatchRequest(
+        (str(src),), str(tmp_path / "o"), UpscaleTarget(2), model=ModelChoice(model_id="demo")
+    )
+    events: list = []
+    from engine.store.cache import ModelCache
+
+    run_batch(request, JobContext("t", CancelToken(), events.append, ModelCache()))
+    fractions = [e.fraction for e in events if getattr(e, "state", "") == "running"]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert events[-1].done and Image.open(tmp_path / "o" / "small_x2.png").size == (96, 80)
 
 
 def test_symlink_loops_and_broken_links_are_reported_not_fatal(tmp_path):
@@ -246,7 +256,7 @@ def test_terminal_gets_a_redrawn_bar_and_pipes_get_lines(tmp_path):
 def test_a_folder_without_pictures_is_an_error(tmp_path, capsys):
     (tmp_path / "in" / "sub").mkdir(parents=True)
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "in" / "sub" / "x.png")
-    status = main(["upscale", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
+    status = main(["upscale", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--fast"])
     assert (
         status == 1
         and "No pictures found in the inputs (add --recursive" in capsys.readouterr().err

@@ -34,7 +34,8 @@ def _inputs(folder: Path, count: int, side: int) -> list[Path]:
 
 
 def _command(src: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "engine.cli.main", "upscale", str(src), "--out", str(out)]
+    cli = [sys.executable, "-m", "engine.cli.main", "upscale", str(src), "--fast"]
+    return [*cli, "--out", str(out)]
 
 
 def _env() -> dict[str, str]:

@@ -73,8 +73,9 @@ def _item_context(ctx: JobContext, index: int, total: int, source: str) -> JobCo
     """The upscaler's context: its strip/tile progress becomes this file's progress."""
 
     def emit(event: object) -> None:
-        if isinstance(event, ScaleProgress):
-            fraction = (event.scale_index + 1) / max(1, event.num_scales)
+        if isinstance(event, ScaleProgress):  # scales within samples (strips, tiles/windows)
+            within = (event.scale_index + 1) / max(1, event.num_scales)
+            fraction = (event.sample_index + within) / max(1, event.num_samples)
             ctx.emit(BatchItemProgress(ctx.job_id, index, total, source, "running", fraction))
         else:
             ctx.emit(event)

@@ -97,7 +97,7 @@ def run_batch(request: BatchRequest, ctx: JobContext) -> JobResult:
     )  # fmt: skip
     if request.plan_only:
         return JobResult((), time.perf_counter() - started, (f"{len(items)} files",))
-    upscale = upscaler_for(request.model)
+    upscale = upscaler_for(request.model, request.fidelity, request.seed, request.tile)
     _prepare_output(output_dir)
     done, skipped = [], []
     failed = [(path, f"{os.path.basename(path)}: {why}") for path, why in expansion.problems]

@@ -13,8 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from engine.api import ModelChoice, ScaleProgress, UpscaleTarget
-from engine.runtime.cancel import UserFacingError
+from engine.api import ModelChoice, ScaleProgress, UpscaleRequest, UpscaleTarget
 from engine.runtime.jobs import JobContext
 
 Upscaler = Callable[[np.ndarray, UpscaleTarget, JobContext], np.ndarray]
@@ -57,19 +56,29 @@ def lanczos_upscaler(pixels: np.ndarray, target: UpscaleTarget, ctx: JobContext)
     return out
 
 
-def model_upscaler(choice: ModelChoice) -> Upscaler:
-    """The upscaler that runs ``choice`` (VARSR, or zero-shot SR on any family).
+def model_upscaler(
+    choice: ModelChoice, fidelity: int | None = None, seed: int = 0, tile: int | None = None
+) -> Upscaler:
+    """The upscaler that runs ``choice`` (VARSR, or zero-shot SR on any family) through the
+    upscaling pipeline: tiles, colour fix, out-of-memory retry; its per-window progress events
+    (window index as ``sample_index``) become this file's progress."""
+    from engine.pipelines.upscale import run_upscale_job
 
-    Hook for the upscaling pipeline (``engine.pipelines.upscale``): when it lands, this returns
-    a function that runs its request on the pixels with ``ctx`` and resizes to ``target``.
-    """
-    name = choice.model_id or "the given files"
-    raise UserFacingError(
-        f"Upscaling with {name} needs the upscaling pipeline, which this version does not "
-        "have yet; use the fast (Lanczos) mode."
-    )
+    def upscale(pixels: np.ndarray, target: UpscaleTarget, ctx: JobContext) -> np.ndarray:
+        height, width = pixels.shape[:2]
+        request = UpscaleRequest(
+            image=pixels, target_size=target.size_for(width, height), model=choice,
+            fidelity=fidelity, seed=seed, tile=tile,
+        )  # fmt: skip
+        return run_upscale_job(request, ctx).variations[0].image
+
+    return upscale
 
 
-def upscaler_for(choice: ModelChoice | None) -> Upscaler:
+def upscaler_for(
+    choice: ModelChoice | None, fidelity: int | None = None, seed: int = 0, tile: int | None = None
+) -> Upscaler:
     """None = the fast Lanczos mode, which needs no model."""
-    return lanczos_upscaler if choice is None else model_upscaler(choice)
+    if choice is None:
+        return lanczos_upscaler
+    return model_upscaler(choice, fidelity, seed, tile)
