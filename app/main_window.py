@@ -252,6 +252,7 @@ class MainWindow(QMainWindow):
 
     def refresh_models(self) -> None:
         self.models.refresh()
+        self.batch_panel.set_models(self.panel.models)
         self.jobs.update_blocker()
 
     def offer_restore(self) -> bool:

@@ -91,7 +91,7 @@ class BatchPanel(QWidget):
         form.addRow("Factor", self.factor)
         self.upscaler = QComboBox(self)
         self.upscaler.addItem("Fast (Lanczos, no model)", None)
-        self.upscaler.setToolTip("Model upscaling arrives with the upscaling pipeline.")
+        self.upscaler.setToolTip("Fast needs no model; a model adds detail (much slower).")
         form.addRow("Upscaler", self.upscaler)
         self.format = QComboBox(self)
         for label, key in FORMATS:
@@ -161,6 +161,16 @@ class BatchPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._show_compare)
 
     # -- settings -----------------------------------------------------------------------------
+
+    def set_models(self, entries) -> None:
+        """Offer the installed models that can upscale, after the fast mode."""
+        current = self.upscaler.currentData()
+        while self.upscaler.count() > 1:
+            self.upscaler.removeItem(1)
+        for entry in entries:
+            if "upscale" in entry.tasks:
+                self.upscaler.addItem(f"{entry.label} (model)", entry.choice)
+        self.upscaler.setCurrentIndex(max(0, self.upscaler.findData(current)))
 
     def settings(self) -> BatchSettings:
         return BatchSettings(

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from app.batch_queue import DONE, FAILED, QUEUED, RUNNING
 from engine.api import BatchRequest, GenerateRequest, ModelChoice
 from engine.pipelines import run_request
+from tests.app.conftest import FAKE_MODEL
 from tests.app.helpers import ScaleRunner, gradient_image
 from tests.batch_files import leftovers
 
@@ -188,4 +189,8 @@ def test_the_batch_dock_opens_from_the_menu_and_the_upscale_mode(make_window, qt
     assert window.batch_dock.isVisible()
     upscale_row = window.panel.mode_combo.findData("upscale")
     tip = window.panel.mode_combo.model().item(upscale_row).toolTip()
-    assert "Batch panel" in tip
+    assert "Batch panel" in tip  # no model can upscale: the tooltip says where batches are
+    assert window.batch_panel.upscaler.count() == 1  # no models: fast only
+    window.panel.set_models([FAKE_MODEL])
+    window.batch_panel.set_models(window.panel.models)
+    assert window.batch_panel.upscaler.itemData(1) == FAKE_MODEL.choice
