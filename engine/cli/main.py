@@ -8,11 +8,11 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from engine.cli.batch import add_upscale_parser
 from engine.cli.edit import add_edit_parsers
 from engine.cli.edit_instruction import add_edit_instruction_parser
 from engine.cli.generate import add_generate_parser
 from engine.cli.models import add_models_parser
-from engine.cli.upscale import add_upscale_parser
 from engine.runtime.cancel import UserFacingError
 
 COMMANDS = (

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from engine.imaging.metadata import Extras, read_extras
+from engine.imaging.metadata import save_options as extras_options
 from engine.imaging.outputs import (
     check_output,
     create_new,
@@ -62,8 +64,13 @@ NO_ALPHA_FORMATS = {"JPEG", "BMP"}
 ICC_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 EXIF_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 
+
 # Pillow's own decompression-bomb guard is a process-wide setting; it only changes under this lock.
 _PIL_LIMIT_LOCK = threading.Lock()
+
+# Register every Pillow plugin now, at import: done lazily, the first file that is not PNG/JPEG
+# imports them all on whichever thread opens it, holding the GIL for ~0.1-0.2 s (a GUI stall).
+Image.init()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,7 @@ class LoadedImage:
     exif: bytes | None  # Orientation reset to 1: the pixels are already upright
     notes: tuple[str, ...]  # plain remarks about conversions, for the GUI's status line
     original_mode: str  # Pillow's mode before conversion, e.g. "I;16"
+    extras: Extras = Extras()  # XMP, IPTC, PNG text, DPI
 
     @property
     def width(self) -> int:
@@ -354,6 +362,7 @@ def _decode(path: str, name: str, max_pixels: int) -> LoadedImage:
             frames = getattr(im, "n_frames", 1)
             im.load()
             exif = _upright_exif(im)
+            extras = read_extras(im)
             upright = _upright(im)
             icc = im.info.get("icc_profile") or None
             pixels, icc, notes = _to_pixels(upright, icc, name)
@@ -381,7 +390,20 @@ def _decode(path: str, name: str, max_pixels: int) -> LoadedImage:
         exif=exif,
         notes=tuple(notes),
         original_mode=original_mode,
+        extras=extras,
     )
+
+
+def upright_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(width, height) as ``load_image`` will return it, from the header alone; None when the
+    header cannot be read (``load_image`` then says why)."""
+    try:
+        with Image.open(os.fspath(path)) as im:
+            width, height = im.size
+            turned = im.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8)
+    except Exception:  # any unreadable header: the full load reports it properly
+        return None
+    return (height, width) if turned else (width, height)
 
 
 def load_mask(path: str | os.PathLike[str], size: tuple[int, int]) -> np.ndarray:
@@ -491,12 +513,17 @@ def save_image(
     overwrite: bool = False,
     source_path: str | os.PathLike[str] | None = None,
     protected: Iterable[str | os.PathLike[str]] = (),
-) -> None:
+    extras: Extras | None = None,
+    png_compression: int | None = None,
+) -> list[str]:
     """Write a picture atomically: a temp file in the same folder, then a rename.
 
     A crash or a full disk therefore never leaves a half-written file, never touches an
     existing file unless ``overwrite`` is set, and never replaces ``source_path`` or any of
     ``protected`` (the job's inputs) at all. Ctrl+C or SIGTERM mid-save removes the temp file.
+    ``png_compression`` (zlib level 0-9) overrides the default 6, e.g. for a batch where level
+    3 writes a 2048² photo about 4× faster for ~10 % more bytes.
+    Returns notes on metadata the format could not hold (e.g. IPTC in a PNG).
     """
     path = os.fspath(path)
     name = _name(path)
@@ -504,6 +531,10 @@ def save_image(
     fmt = check_output(path, overwrite, inputs)
     image = _pil_image(pixels, fmt, name)
     options = _save_options(fmt, icc_profile, exif, quality)
+    if fmt == "PNG" and png_compression is not None:
+        options["compress_level"] = int(min(9, max(0, png_compression)))
+    more, notes = extras_options(fmt, extras)
+    options.update(more)
     temp = temp_path(path)
     try:
         with os.fdopen(create_new(temp), "wb") as handle:
@@ -522,3 +553,4 @@ def save_image(
     except BaseException:
         remove_quietly(temp)
         raise
+    return notes

@@ -117,8 +117,12 @@ def _running(pid: int) -> bool:
     return True
 
 
-def sweep_stale_temps(folder: str) -> list[str]:
-    """Remove this program's temporaries whose process is gone; returns what was removed."""
+def sweep_stale_temps(folder: str, min_age_s: float = 0.0) -> list[str]:
+    """Remove this program's temporaries whose process is gone; returns what was removed.
+
+    ``min_age_s`` also spares fresh ones: a folder shared by several machines (batch shards)
+    holds temporaries of processes this machine cannot see.
+    """
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -135,18 +139,28 @@ def sweep_stale_temps(folder: str) -> list[str]:
             pid = match["pid"]
             if pid is not None and (int(pid) == os.getpid() or _running(int(pid))):
                 continue
-            if pid is None and now - entry.stat().st_mtime < LEGACY_TEMP_AGE_S:
+            age = now - entry.stat().st_mtime
+            if age < min_age_s or (pid is None and age < LEGACY_TEMP_AGE_S):
                 continue
             os.remove(entry.path)
             removed.append(entry.path)
     return removed
 
 
+class DiskFullError(UserFacingError):
+    """Saving failed for lack of space: a batch stops here instead of failing file after file."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    full = (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EFBIG)
+    return isinstance(exc, OSError) and exc.errno in full
+
+
 def write_error(name: str, exc: OSError) -> UserFacingError:
     """What went wrong writing ``name``, in words (the caller says what else was saved)."""
     code = exc.errno
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EFBIG):
-        return UserFacingError(f"{name}: the disk is full, so this file was not saved.")
+    if is_disk_full(exc):
+        return DiskFullError(f"{name}: the disk is full, so this file was not saved.")
     if code in (errno.EACCES, errno.EPERM) or isinstance(exc, PermissionError):
         return UserFacingError(f"{name}: Finescale is not allowed to write there; not saved.")
     if code == errno.EROFS:

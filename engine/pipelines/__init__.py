@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from engine.api import (
+    BatchRequest,
     DownloadRequest,
     EditRequest,
     GenerateRequest,
@@ -15,6 +16,7 @@ from engine.api import (
     Request,
     UpscaleRequest,
 )
+from engine.pipelines.batch import run_batch
 from engine.pipelines.edit import run_edit
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
@@ -33,6 +35,7 @@ RUNNERS = {
     DownloadRequest: run_download,
     ImportRequest: run_import,
     EditRequest: run_edit,
+    BatchRequest: run_batch,
     UpscaleRequest: run_upscale_job,
 }
 
@@ -59,6 +62,6 @@ def run_request(request: Request, ctx: JobContext) -> JobResult:
 
 
 def lane_of(request: Request) -> str:
-    """Which worker lane a request runs on: model jobs share the compute lane; downloads and
-    imports say ``lane = "transfer"``."""
+    """Which worker lane a request runs on: model jobs share the compute lane; downloads,
+    imports and a batch that only lists its files say ``lane = "transfer"``."""
     return getattr(request, "lane", COMPUTE_LANE)
