@@ -137,6 +137,7 @@ class Variation:
     image: np.ndarray
     seed: int
     tokens: tuple[np.ndarray, ...] = ()  # per-scale token ids (pn*pn,) int64, for "vary details"
+    box: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1): the only pixels that differ
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,12 @@ class ModelLoading:
 
 @dataclass(frozen=True, slots=True)
 class ScaleProgress:
-    """One scale of one sample has formed; ``preview`` is a small RGB uint8 image."""
+    """One scale of one sample has formed; ``preview`` is a small RGB uint8 image.
+
+    ``region`` (x0, y0, x1, y1, in the job's image pixels) is the part of the picture the
+    preview shows, for edits that only change a window of a large photo; None = all of it.
+    ``preview`` is None when the engine was asked for no previews.
+    """
 
     job_id: str
     sample_index: int
@@ -176,6 +182,7 @@ class ScaleProgress:
     scale_index: int
     num_scales: int
     preview: np.ndarray | None
+    region: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

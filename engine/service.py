@@ -12,9 +12,17 @@ from engine.runtime.jobs import Engine, Runner, Sink
 from engine.store.cache import ModelCache
 
 
-def create_engine(sink: Sink | None = None, runner: Runner | None = None) -> Engine:
-    """A running engine; ``runner`` replaces the pipelines (tests of the plumbing use it)."""
-    return Engine(runner or run_request, ModelCache(), sink=sink, lane_of=lane_of)
+def create_engine(
+    sink: Sink | None = None, runner: Runner | None = None, previews: bool = True
+) -> Engine:
+    """A running engine; ``runner`` replaces the pipelines (tests of the plumbing use it).
+
+    ``previews=False`` for callers that never show per-scale pictures (CLI, batch): the
+    pipelines then skip making them.
+    """
+    return Engine(
+        runner or run_request, ModelCache(), sink=sink, lane_of=lane_of, previews=previews
+    )
 
 
 __all__ = ["Engine", "Request", "create_engine"]

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from app import engine_access
 from app.choices import Sides
-from app.imaging import to_pixmap
+from app.imaging import to_pixmap, to_qimage
 from app.state.document import Document
 from app.state.tool_settings import ToolSettings
 from app.widgets.canvas_items import CandidateItem, MaskOverlayItem, PreviewItem
@@ -207,9 +207,11 @@ class Canvas(QGraphicsView):
 
     def _on_image_replaced(self) -> None:
         self.reset_outpaint()
-        image = self._doc.image
+        image, box = self._doc.image, self._doc.changed_box
         if image is None:
             self._image_item.setPixmap(QPixmap())
+        elif box is not None and self._image_item.pixmap().size().toTuple() == self._doc.size:
+            self._repaint_box(image, box)
         else:
             self._image_item.setPixmap(to_pixmap(image))
         self._update_scene_rect()
@@ -217,6 +219,16 @@ class Canvas(QGraphicsView):
         if size != self._fitted_size:
             self._fitted_size = size
             QTimer.singleShot(0, self.fit)  # after the layout has sized the viewport
+
+    def _repaint_box(self, image, box) -> None:
+        """Convert and draw only the changed box (a 100 px fill must not convert 12 MP)."""
+        pixmap = self._image_item.pixmap()
+        self._image_item.setPixmap(QPixmap())  # sole owner now: painting does not copy it
+        painter = QPainter(pixmap)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(box.x0, box.y0, to_qimage(image[box.slices]))
+        painter.end()
+        self._image_item.setPixmap(pixmap)
 
     def _on_mask_changed(self, box) -> None:
         mask = self._doc.mask

@@ -40,19 +40,24 @@ def sample_one(
     num_samples: int,
     override: TokenOverride | None = None,
     frame: PreviewFrame | None = None,
+    region: tuple[int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, Sampled]:
-    """Sample one image (H, W, 3 uint8) at the model's resolution, emitting one preview a scale."""
+    """Sample one image (H, W, 3 uint8) at the model's resolution, emitting progress per scale.
+
+    Previews (``model.preview``, then ``frame``, e.g. pasting into the photo's ``region``) are
+    only made when ``ctx.previews`` says someone looks at them.
+    """
     num_scales = len(model.schedule)
     show = frame or (lambda image: image)
 
-    def report(si: int, preview: np.ndarray) -> None:
-        ctx.emit(
-            ScaleProgress(ctx.job_id, sample_index, num_samples, si, num_scales, show(preview))
-        )
+    def report(si: int, preview: np.ndarray | None) -> None:
+        shown = None if preview is None else show(preview)
+        where = None if preview is None else region
+        ctx.emit(ScaleProgress(ctx.job_id, sample_index, num_samples, si, num_scales, shown, where))
 
     def on_scale(si: int, latent) -> None:
         if si < num_scales - 1:
-            report(si, model.preview(latent, si))
+            report(si, model.preview(latent, si) if ctx.previews else None)
 
     sampled = model.sample(
         condition,
@@ -63,5 +68,5 @@ def sample_one(
         check_cancelled=ctx.check_cancelled,
     )
     image = model.decode(sampled.latent)
-    report(num_scales - 1, thumbnail(image))
+    report(num_scales - 1, thumbnail(image) if ctx.previews else None)
     return image, sampled
