@@ -78,7 +78,7 @@ def sample_scales(
     codebook = quantizer.embedding.weight
     fed_ids: list[torch.Tensor] = []
     cur_L = 0
-    with var.kv_cache():
+    with var.kv_cache(capacity=var.cfg.seq_len):
         for si, pn in enumerate(patch_nums):
             if check_cancelled is not None:
                 check_cancelled()
