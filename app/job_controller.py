@@ -145,7 +145,7 @@ class JobController(QObject):
         width, height = doc.size
         if settings.mode == "inpaint":
             request = build_inpaint(settings, doc.image, doc.mask)
-            job = _Job("inpaint", settings, doc.image, doc.mask.copy(), QPointF(), self._rect())
+            job = _Job("inpaint", settings, doc.image, request.mask, QPointF(), self._rect())
         elif settings.mode == "outpaint":
             sides = self._canvas.outpaint_sides() or self._prompts.outpaint_sides(
                 self._window, width, height

@@ -68,13 +68,22 @@ class ImageEdit(QUndoCommand):
             local = nonzero_box(changed | (old_mask[area.slices] != mask[area.slices]))
             box = Box(0, 0, 0, 0) if local is None else _shift(local, area)
             before = (old_image[box.slices].copy(), old_mask[box.slices].copy())
-            return cls(doc, box, before, (image[box.slices].copy(), mask[box.slices].copy()), text)
+            after = (image[box.slices].copy(), mask[box.slices].copy())
+            edit = cls(doc, box, before, after, text)
+            edit._first = (image, mask)  # the caller's new arrays: the first redo takes them
+            return edit
         before = (old_image, None if old_mask is None else old_mask.copy())
         return cls(doc, None, before, (image, mask.copy()), text)
+
+    _first: tuple[np.ndarray, np.ndarray] | None = None
 
     def _apply(self, state: tuple[np.ndarray | None, np.ndarray | None]) -> None:
         if self.box is None:
             self._doc._replace(state[0], state[1])
+            return
+        if state is self.after and self._first is not None:  # no 12 MP copy to apply a fill
+            (image, mask), self._first = self._first, None
+            self._doc._replace(image, mask, self.box)
             return
         image = self._doc.image.copy()
         mask = self._doc.mask.copy()
@@ -177,6 +186,8 @@ class Document(QObject):
         if mask is None:
             same = self.mask is not None and self.mask.shape == image.shape[:2]
             mask = self.mask.copy() if same else np.zeros(image.shape[:2], bool)
+        else:
+            mask = np.array(mask, bool)  # the document's own: strokes edit it in place
         if self.image is None:
             self.load(image, mask=mask, modified=True)
             return
