@@ -70,6 +70,11 @@ class Sampling:
     smooth: bool = False  # VAR's ``more_smooth`` Gumbel mixture
     seed: int = 0
     tau: float = 1.0  # softmax temperature of bitwise families (Infinity); VAR has none
+    # Opt-in speed/quality trade-offs (off = the exact reference path; see benchmarks/RESULTS.md
+    # for their measured PSNR/SSIM against it). Which families honour them: capabilities.
+    cfg_skip_last: int = 0  # run the last N scales without the unconditional half (SkipVAR)
+    prune_ratio: float = 0.0  # FastVAR: fraction of tokens skipped per block on the largest scales
+    prune_scales: int = 2  # how many of the largest scales prune_ratio applies to
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,9 @@ class VarModel:
             override=override,
             on_scale=None if on_scale is None else (lambda si, f_hat, ids: on_scale(si, f_hat)),
             check_cancelled=check_cancelled,
+            cfg_skip_last=sampling.cfg_skip_last,
+            prune_ratio=sampling.prune_ratio,
+            prune_scales=sampling.prune_scales,
         )
         return Sampled(latent=output.f_hat, tokens=output.ids)
 

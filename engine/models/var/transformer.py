@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.layers import embedding
+from engine.models.var.pruning import TokenPruning
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,12 @@ class SelfAttention(nn.Module):
         self.caching, self.cache_capacity = caching, capacity
         self.cached_k = self.cached_v = self._kv = None
         self.cached_len = 0
+
+    def keep_rows(self, rows: int) -> None:
+        if self._kv is not None:
+            self._kv = self._kv[:, :rows]
+        if self.cached_k is not None:
+            self.cached_k, self.cached_v = self.cached_k[:rows], self.cached_v[:rows]
 
     def _append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add this scale's keys/values; returns all cached so far.
@@ -208,6 +215,11 @@ class VAR(nn.Module):
             for block in self.blocks:
                 block.attn.reset_cache(False)
 
+    def keep_cache_rows(self, rows: int) -> None:
+        """Keep only the first ``rows`` batch rows of every KV cache (CFG dropped mid-run)."""
+        for block in self.blocks:
+            block.attn.keep_rows(rows)
+
     def lvl_pos(self) -> torch.Tensor:
         """Level + position embedding of every token, (1, L, C)."""
         return self.lvl_embed(self.lvl_1L) + self.pos_1LC
@@ -223,15 +235,19 @@ class VAR(nn.Module):
         )
 
     def run_blocks(
-        self, x_BLC: torch.Tensor, cond_BD: torch.Tensor, attn_bias: torch.Tensor | None = None
+        self,
+        x_BLC: torch.Tensor,
+        cond_BD: torch.Tensor,
+        attn_bias: torch.Tensor | None = None,
+        pruning: TokenPruning | None = None,
     ) -> torch.Tensor:
-        """Blocks then head; returns float32 logits (B, l, V)."""
+        """Blocks then head; returns float32 logits (B, l, V). ``pruning``: opt-in FastVAR."""
         dtype = self.block_dtype
         cond = self.shared_ada_lin(cond_BD.to(dtype))
         x = x_BLC.to(dtype)
         bias = None if attn_bias is None else attn_bias.to(dtype)
-        for block in self.blocks:
-            x = block(x, cond, bias)
+        for index, block in enumerate(self.blocks):
+            x = block(x, cond, bias) if pruning is None else pruning.run(index, block, x, cond)
         return self.head(self.head_nm(x.float(), cond_BD).float()).float()
 
     def forward(self, label_B: torch.Tensor, x_BLCv_wo_first_l: torch.Tensor) -> torch.Tensor:
