@@ -68,6 +68,11 @@ def test_pruning_runs_the_blocks_on_fewer_tokens_of_the_largest_scales(tiny):
     assert torch.isfinite(out.f_hat).all()
 
 
+def test_pruning_and_cfg_skip_combine(tiny):
+    out = sample(tiny, cfg_skip_last=2, prune_ratio=0.5, prune_scales=3)
+    assert torch.isfinite(out.f_hat).all()
+
+
 def test_var_model_passes_the_settings_through(tiny):
     vqvae, var = tiny
     model = VarModel(vqvae, var, torch.device("cpu"), torch.float32, "tiny")

@@ -44,6 +44,7 @@ class TokenPruning:
         if previous is None:
             out = x.clone()
         else:
+            previous = previous[:B]  # CFG may have been dropped since (cfg_skip_last)
             restored = F.interpolate(previous.float(), size=(h, w), mode="area")
             out = x + restored.to(x.dtype).reshape(B, C, l).transpose(1, 2)
         return out.scatter_(1, idx, kept)
