@@ -185,7 +185,8 @@ class Document(QObject):
         ``ImageEdit.between``)."""
         if mask is None:
             same = self.mask is not None and self.mask.shape == image.shape[:2]
-            mask = self.mask.copy() if same else np.zeros(image.shape[:2], bool)
+            # The same mask array: applying leaves it as it is, and undo records copy its box.
+            mask = self.mask if same else np.zeros(image.shape[:2], bool)
         else:
             mask = np.array(mask, bool)  # the document's own: strokes edit it in place
         if self.image is None:
