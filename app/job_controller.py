@@ -30,6 +30,7 @@ from app.requests import (
 )
 from app.settings import AppSettings
 from app.state.document import Document
+from app.state.mask_paint import Box
 from app.widgets.canvas import Canvas
 from app.widgets.canvas_items import fit_rect
 from app.widgets.generate_panel import GeneratePanel
@@ -166,7 +167,7 @@ class JobController(QObject):
         width, height = doc.size
         if settings.mode == "inpaint":
             request = build_inpaint(settings, doc.image, doc.mask)
-            job = _Job("inpaint", settings, doc.image, doc.mask.copy(), QPointF(), self._rect())
+            job = _Job("inpaint", settings, doc.image, request.mask, QPointF(), self._rect())
         elif settings.mode == "outpaint":
             sides = self._canvas.outpaint_sides() or self._prompts.outpaint_sides(
                 self._window, width, height
@@ -265,20 +266,30 @@ class JobController(QObject):
 
     def _on_progress(self, event) -> None:
         pixmap = None if event.preview is None else to_pixmap(event.preview)
+        region = None if event.region is None or self._job is None else self._region(event.region)
         self._strip.progress(
             event.sample_index,
             event.num_samples,
             event.scale_index,
             event.num_scales,
-            self._focused(pixmap),
+            pixmap if region is not None else self._focused(pixmap),
         )
         if self._job is not None:
             self._job.num_scales = event.num_scales
             if pixmap is not None and self._job.mode != "upscale":  # tiles show in the strip
-                target = self._job.target
+                target = region or self._job.target
                 if self._job.mode == "generate":
                     target = fit_rect((pixmap.width(), pixmap.height()), target)
                 self._canvas.set_preview(pixmap, target)
+
+    def _region(self, region: tuple[int, int, int, int]) -> QRectF:
+        """Where a window-sized preview sits on the canvas (out-painting shifts the origin).
+
+        The engine sends only the edited window's pixels: a small edit of a large photo
+        never converts or draws the whole photo per scale.
+        """
+        x0, y0, x1, y1 = region
+        return QRectF(x0, y0, x1 - x0, y1 - y0).translated(self._job.offset)
 
     def _focused(self, pixmap: QPixmap | None) -> QPixmap | None:
         """The part of a whole-picture preview the strip shows (see ``_Job.focus``)."""
@@ -297,7 +308,7 @@ class JobController(QObject):
         self._results = list(result.variations)
         self._result_job = job
         count = len(self._results)
-        thumbs = [to_pixmap(thumbnail(v.image, THUMB_SIDE)) for v in self._results]
+        thumbs = [to_pixmap(thumbnail(_changed_part(v), THUMB_SIDE)) for v in self._results]
         num_scales = job.num_scales if job else 0
         can_vary = job is not None and job.mode in ("inpaint", "generate")
         seeds = [v.seed for v in self._results]
@@ -333,8 +344,11 @@ class JobController(QObject):
             return
         if self._result_job.mode == "upscale":  # another size: it opens as its own document
             return
-        image = self._results[index].image
-        self._canvas.set_candidate(to_pixmap(image), self._result_job.offset)
+        variation = self._results[index]
+        offset = self._result_job.offset
+        if variation.box is not None:  # only the edited window: no 12 MP conversion per click
+            offset = offset + QPointF(variation.box[0], variation.box[1])
+        self._canvas.set_candidate(to_pixmap(_changed_part(variation)), offset)
 
     def apply(self, index: int) -> None:
         if not 0 <= index < len(self._results) or self._result_job is None:
@@ -352,7 +366,9 @@ class JobController(QObject):
             message = f"Opened variation {index + 1} as a new document."
         else:  # the tint would cover the result; undo brings the mask back with the pixels
             empty = np.zeros(variation.image.shape[:2], bool)
-            self._doc.apply_image(variation.image, f"Apply variation {index + 1}", empty)
+            within = None if variation.box is None else Box(*variation.box)
+            text = f"Apply variation {index + 1}"
+            self._doc.apply_image(variation.image, text, empty, within=within)
             message = f"Applied variation {index + 1} (Ctrl+Z to undo)."
         self.discard()
         self._strip.idle(message)
@@ -372,3 +388,11 @@ class JobController(QObject):
         self.cancel()
         self.discard()
         self._canvas.clear_preview()
+
+
+def _changed_part(variation) -> np.ndarray:
+    """The pixels a result may have changed: its window (in-paint) or all of it."""
+    if variation.box is None:
+        return variation.image
+    x0, y0, x1, y1 = variation.box
+    return variation.image[y0:y1, x0:x1]

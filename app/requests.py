@@ -1,7 +1,8 @@
 """GUI settings -> engine requests: frozen snapshots built on the GUI thread.
 
-Pure functions (no Qt). The image and mask are copied here, so later edits by the user can never
-reach a job that is already running.
+Pure functions (no Qt). The mask is copied here, so later strokes can never reach a job that
+is already running; the image is not: the document never edits an image array in place (it
+replaces it), so sharing it is safe and saves a whole-photo copy on the GUI thread per job.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class JobSettings:
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image).copy()
+    return np.ascontiguousarray(image)  # immutable by the document's contract (see above)
 
 
 def build_inpaint(settings: JobSettings, image: np.ndarray, mask: np.ndarray) -> InpaintRequest:

@@ -71,6 +71,11 @@ class Sampling:
     smooth: bool = False  # VAR's ``more_smooth`` Gumbel mixture
     seed: int = 0
     tau: float = 1.0  # softmax temperature of bitwise families (Infinity); VAR has none
+    # Opt-in speed/quality trade-offs (off = the exact reference path; see benchmarks/RESULTS.md
+    # for their measured PSNR/SSIM against it). Which families honour them: capabilities.
+    cfg_skip_last: int = 0  # run the last N scales without the unconditional half (SkipVAR)
+    prune_ratio: float = 0.0  # FastVAR: fraction of tokens skipped per block on the largest scales
+    prune_scales: int = 2  # how many of the largest scales prune_ratio applies to
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +291,7 @@ class Variation:
     image: np.ndarray
     seed: int
     tokens: tuple[np.ndarray, ...] = ()  # per-scale token ids (pn*pn,) int64, for "vary details"
+    box: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1): the only pixels that differ
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +328,9 @@ class ScaleProgress:
 
     A tiled job (out-painting) runs the scales once per window: ``window_index`` of
     ``num_windows``. ``done``/``total`` count scales over the whole job and never go back.
+    ``region`` (x0, y0, x1, y1, in the job's image pixels) is the part of the picture the
+    preview shows, for edits that only change a window of a large photo; None = all of it.
+    ``preview`` is None when the engine was asked for no previews.
     """
 
     job_id: str
@@ -332,6 +341,7 @@ class ScaleProgress:
     preview: np.ndarray | None
     window_index: int = 0
     num_windows: int = 1
+    region: tuple[int, int, int, int] | None = None
 
     @property
     def total(self) -> int:

@@ -42,7 +42,7 @@ def run_blocking(request: Request, on_event: Callable[[Event], None] | None = No
             outcome.append(event)
             done.set()
 
-    engine = create_engine(sink=sink)
+    engine = create_engine(sink=sink, previews=False)  # nobody sees them in a terminal
     job_id = engine.submit(request)
     try:
         while not done.wait(0.2):
