@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from app.dialogs.gpu_dialog import install_gpu_offer
     from app.engine_bridge import EngineBridge
+    from app.icon import apply_identity
     from app.main_window import MainWindow
     from app.theme import apply_dark_theme
 
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Finescale")
     app.setOrganizationName("Finescale")
     apply_dark_theme(app)
+    apply_identity(app)
     bridge = EngineBridge.create()
     try:
         if args.self_test:
@@ -54,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             return render_screenshot(bridge, args.screenshot, args.image)
         window = MainWindow(bridge)
         window.show()
+        install_gpu_offer(window)
         restored = window.offer_restore()
         if args.image:
             window.files.open_path(args.image, ask=restored)
