@@ -7,38 +7,57 @@ engine's surface the GUI depends on is listed in ``__all__`` below, in one place
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from engine import download, imageio, masks, model_store, registry
-from engine.api import UNCONDITIONAL_CLASS, ModelChoice
-from engine.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.download import DownloadProgress, format_bytes
-from engine.imageio import LoadedImage as Picture
-from engine.resources import sample_photo
+from engine.api import (
+    UNCONDITIONAL_CLASS,
+    DownloadProgress,
+    DownloadRequest,
+    ImportRequest,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    ModelChoice,
+    TransferProgress,
+)
+from engine.capabilities import FAMILIES, TASKS, TaskDefaults, task_defaults, why_not
+from engine.imaging import imageio, masks
+from engine.imaging.compositing import Window
+from engine.imaging.imageio import LoadedImage as Picture
+from engine.imaging.thumbnail import thumbnail
+from engine.runtime.cancel import UserFacingError
+from engine.store import catalogue, installed, locations, registry, removal, verify
+from engine.store.download import format_bytes
+from engine.store.resources import sample_photo
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "RUN_DEVICE",
     "RUN_DTYPE",
+    "TASKS",
+    "TaskDefaults",
     "UNCONDITIONAL_CLASS",
-    "CancelToken",
     "DownloadProgress",
+    "DownloadRequest",
+    "ImportRequest",
+    "JobFailed",
+    "JobFinished",
+    "TransferProgress",
     "JobCancelled",
     "ModelChoice",
     "ModelEntry",
     "ModelRow",
     "Picture",
     "UserFacingError",
-    "download_model",
+    "Window",
+    "engine_versions",
     "format_bytes",
     "grow_feather_preview",
     "grow_mask",
     "hub_offline",
-    "import_models",
     "installed_models",
     "load_image",
     "load_mask",
@@ -48,6 +67,9 @@ __all__ = [
     "remove_model",
     "save_image",
     "sample_photo",
+    "task_defaults",
+    "thumbnail",
+    "why_not",
     "save_mask",
     "verify_model",
 ]
@@ -59,29 +81,31 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model the user can pick; ``tasks`` says which modes it can run."""
+    """One model the user can pick; ``tasks`` says which modes it can run (the capability
+    table's, for its family, unless the registry narrows them)."""
 
     label: str
     choice: ModelChoice
-    tasks: frozenset[str] = field(
-        default_factory=lambda: frozenset({"inpaint", "outpaint", "generate"})
-    )
+    tasks: frozenset[str] = field(default_factory=lambda: FAMILIES["var"].tasks)
     demo: bool = False
     hint: str = ""  # what this choice is, shown as the picker's tooltip
+    family: str = "var"
 
 
 QUICK_FILLS = (
     ModelEntry(
         "Quick fill - OpenCV Telea (no model)",
         ModelChoice(model_id="quick-fill"),
-        frozenset({"inpaint"}),
+        FAMILIES["quick-fill"].tasks,
+        family="quick-fill",
         hint="Classic in-painting from the hole's border, instant and model-free: best for "
         "small defects (dust, wires, blemishes); large holes come out smeared.",
     ),
     ModelEntry(
         "Quick fill - OpenCV Navier-Stokes (no model)",
         ModelChoice(model_id="quick-fill-ns"),
-        frozenset({"inpaint"}),
+        FAMILIES["quick-fill"].tasks,
+        family="quick-fill",
         hint="Model-free fluid-flow in-painting: continues edges into thin holes such as "
         "scratches; large holes come out smeared.",
     ),
@@ -143,8 +167,6 @@ def grow_feather_preview(mask: np.ndarray, grow_px: int, feather_px: int) -> np.
 
 # -- models ----------------------------------------------------------------------------------
 
-RUNNABLE_FAMILIES = ("var", "demo")  # what engine.pipelines can run today
-GUI_TASKS = frozenset({"inpaint", "outpaint", "generate"})
 RUN_DEVICE = "auto"  # jobs run on the best device present, in ModelChoice's default precision
 RUN_DTYPE = "fp32"
 
@@ -175,22 +197,31 @@ def installed_models() -> list[ModelEntry]:
     """
     entries = []
     try:
-        for spec in registry.all_models():
-            if spec.family not in RUNNABLE_FAMILIES or model_store.status(spec) != "installed":
+        for spec in catalogue.all_models():
+            family = FAMILIES.get(spec.family)
+            if family is None or not family.runnable or installed.status(spec) != "installed":
                 continue
-            tasks = frozenset(spec.tasks) & GUI_TASKS
+            tasks = frozenset(spec.tasks) & family.tasks
             choice = ModelChoice(model_id=spec.id, device=RUN_DEVICE, dtype=RUN_DTYPE)
+            demo = spec.family == "demo"
             entries.append(
-                ModelEntry(spec.title, choice, tasks, spec.family == "demo", hint=spec.notes)
+                ModelEntry(spec.title, choice, tasks, demo, hint=spec.notes, family=spec.family)
             )
     except Exception:  # a broken model index must not take the GUI down
         log.exception("listing models failed")
     return entries + list(QUICK_FILLS)
 
 
+def engine_versions() -> tuple[str, bool]:
+    """torch's version and whether CUDA is usable (imports torch: for the self-test only)."""
+    import torch
+
+    return torch.__version__, torch.cuda.is_available()
+
+
 def memory_device(device: str) -> str:
     """The device kind a job would really use (``auto`` resolved), for the memory estimate."""
-    from engine.devices import resolve_device  # imports torch: only when the window opens
+    from engine.runtime.devices import resolve_device  # imports torch: only when the window opens
 
     try:
         return resolve_device(device).type
@@ -206,10 +237,10 @@ def model_rows(device: str = RUN_DEVICE, dtype: str = RUN_DTYPE) -> list[ModelRo
             id=spec.id,
             title=spec.title,
             family=spec.family,
-            status=model_store.status(spec),
+            status=installed.status(spec),
             size_bytes=spec.total_bytes,
             size_is_estimate=spec.size_is_estimate,
-            disk_bytes=model_store.disk_usage(spec),
+            disk_bytes=installed.disk_usage(spec),
             tasks=tuple(spec.tasks),
             license=spec.license,
             memory_gb=registry.memory_estimate_gb(spec, kind, dtype),
@@ -217,7 +248,7 @@ def model_rows(device: str = RUN_DEVICE, dtype: str = RUN_DTYPE) -> list[ModelRo
             download_blocker=_download_blocker(spec),
             removable=spec.family != "demo",
         )
-        for spec in registry.all_models()
+        for spec in catalogue.all_models()
     ]
 
 
@@ -234,56 +265,27 @@ def _download_blocker(spec: registry.ModelSpec) -> str | None:
 
 def hub_offline() -> bool:
     """``HF_HUB_OFFLINE`` is set: downloads would fail, so the GUI suggests Import instead."""
-    return model_store.hub_offline()
+    return locations.hub_offline()
 
 
-def download_model(
-    model_id: str,
-    progress: Callable[[DownloadProgress], None] | None,
-    token: CancelToken,
-) -> None:
-    """Fetch a model's missing files into the hub cache (resumable; blocks: use a worker).
-
-    ``progress`` is called on the calling thread. Raises ``JobCancelled`` after
-    ``token.cancel()`` (the partial file stays for the next call) or ``UserFacingError``.
-    """
-    download.download_model(registry.get_model(model_id), progress, token)
-
-
-def verify_model(model_id: str) -> list[model_store.FileCheck]:
+def verify_model(model_id: str) -> list[verify.FileCheck]:
     """Re-hash a model's present files against the hashes known offline (index, registry)."""
-    return model_store.verify(registry.get_model(model_id))
+    return verify.verify(catalogue.get_model(model_id))
 
 
 def remove_model(model_id: str) -> int:
     """Delete a model's files that no other installed model needs; returns bytes freed."""
-    return model_store.remove(registry.get_model(model_id))
+    return removal.remove(catalogue.get_model(model_id))
 
 
 def model_folder(model_id: str) -> Path:
     """The nearest existing folder holding (or about to hold) a model's files, to show the user."""
-    spec = registry.get_model(model_id)
-    present = model_store.resolve_files(spec)
+    spec = catalogue.get_model(model_id)
+    present = installed.resolve_files(spec)
     if present:
         return Path(next(iter(present.values()))).parent
     repo = next((f.repo_id for f in spec.files if f.repo_id), "")
-    folder = model_store.repo_folder(repo) if repo else model_store.models_dir() / spec.id
+    folder = locations.repo_folder(repo) if repo else locations.models_dir() / spec.id
     while not folder.is_dir() and folder.parent != folder:
         folder = folder.parent
     return folder
-
-
-def import_models(
-    path: str | Path,
-    progress: Callable[[str, int, int], None] | None = None,
-    token: CancelToken | None = None,
-    convert: str | None = None,
-) -> list[str]:
-    """Register the checkpoints in a file or folder (validated, hard-linked, copied or converted).
-
-    Slow for multi-GB files on another drive: call it off the GUI thread. ``progress`` gets
-    ``(file name, bytes done, bytes total)`` while files are hashed or copied.
-    """
-    from engine.model_import import import_path
-
-    return import_path(path, progress, token, convert=convert)

@@ -1,10 +1,17 @@
 """The only module that touches both Qt and the engine.
 
-The engine calls its sink on the engine thread. The sink re-emits each event through a private
-signal connected with a *queued* connection, so every typed signal below fires on the GUI
-thread. Events of jobs other than the current one are dropped (a late preview from a cancelled
-job must not paint over a new one), and previews are coalesced: when the GUI falls behind, only
-the newest pending ``ScaleProgress`` is delivered.
+The engine calls its sink on an engine thread. The sink re-emits each event through a private
+signal connected with a *queued* connection, so every signal below fires on the GUI thread.
+Events are routed per job id:
+
+* the **canvas job** (``submit``): "newest request wins" — submitting cancels the previous
+  canvas job and its late events are dropped (a stale preview must not paint over a new one);
+  its events come out of the typed signals (``scale_progress``, ``job_finished``...);
+* **background jobs** (``submit_job``: batch items, downloads, imports) run alongside and never
+  cancel anything; each of their events comes out of ``job_event`` with its ``job_id``.
+
+Progress is coalesced per job: when the GUI falls behind, only each job's newest pending
+``ScaleProgress`` or ``TransferProgress`` is delivered.
 """
 
 from __future__ import annotations
@@ -23,12 +30,23 @@ from engine.api import (
     ModelLoading,
     Request,
     ScaleProgress,
+    TransferProgress,
 )
-from engine.jobs import Engine, Runner
+from engine.service import Engine, Runner, create_engine
 
 log = logging.getLogger(__name__)
 
-_PREVIEW_READY = object()  # marker: "take the pending preview", sent instead of each preview
+TERMINAL = (JobFinished, JobFailed, JobCancelled)
+PROGRESS = (ScaleProgress, TransferProgress)  # coalesced per job: only the newest counts
+
+
+class _PreviewReady:
+    """Marker sent instead of each preview: "take the pending preview of this job"."""
+
+    __slots__ = ("job_id",)
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
 
 
 class EngineBridge(QObject):
@@ -42,6 +60,7 @@ class EngineBridge(QObject):
     job_failed = Signal(str, str)  # message, detail
     job_cancelled = Signal(str)
     busy_changed = Signal(bool)
+    job_event = Signal(object)  # any event of a background job (``submit_job``)
 
     _delivered = Signal(object)
 
@@ -49,7 +68,8 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self._engine = engine
         self._current: str | None = None
-        self._pending: ScaleProgress | None = None
+        self._background: set[str] = set()
+        self._pending: dict[str, ScaleProgress | TransferProgress] = {}
         self._lock = threading.Lock()
         self._delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
         engine.set_sink(self._on_engine_event)
@@ -57,15 +77,11 @@ class EngineBridge(QObject):
     @classmethod
     def create(cls, runner: Runner | None = None, parent: QObject | None = None) -> EngineBridge:
         """A bridge over a fresh engine (the default pipelines unless ``runner`` is given)."""
-        return cls(Engine(runner=runner), parent)
+        return cls(create_engine(runner=runner), parent)
 
     @property
     def engine(self) -> Engine:
         return self._engine
-
-    @property
-    def current_job(self) -> str | None:
-        return self._current
 
     @property
     def busy(self) -> bool:
@@ -80,39 +96,56 @@ class EngineBridge(QObject):
         self.busy_changed.emit(True)
         return job_id
 
-    def cancel(self) -> None:
-        """Ask the current job to stop; ``job_cancelled`` follows within one scale."""
-        if self._current is not None:
-            self._engine.cancel(self._current)
+    def submit_job(self, request: Request) -> str:
+        """Run ``request`` beside the canvas job; its events come out of ``job_event``."""
+        job_id = self._engine.submit(request)
+        self._background.add(job_id)
+        return job_id
+
+    def cancel(self, job_id: str | None = None) -> None:
+        """Ask a job (default: the canvas job) to stop; its cancelled event follows."""
+        target = job_id or self._current
+        if target is not None:
+            self._engine.cancel(target)
 
     def shutdown(self) -> None:
         self._engine.set_sink(lambda event: None)
         self._current = None
+        self._background.clear()
         self._engine.shutdown()
 
     # -- engine thread ------------------------------------------------------------------------
 
     def _on_engine_event(self, event: object) -> None:
-        if isinstance(event, ScaleProgress):
+        if isinstance(event, PROGRESS):
             with self._lock:
-                already_signalled = self._pending is not None
-                self._pending = event
+                already_signalled = event.job_id in self._pending
+                self._pending[event.job_id] = event
             if not already_signalled:
-                self._delivered.emit(_PREVIEW_READY)
+                self._delivered.emit(_PreviewReady(event.job_id))
             return
         self._delivered.emit(event)
 
     # -- GUI thread -----------------------------------------------------------------------------
 
     def _on_delivered(self, event: object) -> None:
-        if event is _PREVIEW_READY:
+        if isinstance(event, _PreviewReady):
             with self._lock:
-                event, self._pending = self._pending, None
+                event = self._pending.pop(event.job_id, None)
             if event is None:
                 return
-        if getattr(event, "job_id", None) != self._current:
+        job_id = getattr(event, "job_id", None)
+        if job_id in self._background:
+            if isinstance(event, TERMINAL):
+                self._background.discard(job_id)
+            self.job_event.emit(event)
+            return
+        if job_id != self._current:
             log.debug("dropping %s of a stale job", type(event).__name__)
             return
+        self._deliver_canvas_event(event)
+
+    def _deliver_canvas_event(self, event: object) -> None:
         if isinstance(event, ScaleProgress):
             self.scale_progress.emit(event)
         elif isinstance(event, ModelLoading):

@@ -7,28 +7,16 @@ shown non-modally (``open()``), with the technical detail behind "Show Details..
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from app.choices import ExportChoice, Sides
+from app.dialogs.export_dialog import ExportDialog
+from app.dialogs.outpaint_dialog import OutpaintDialog
 from app.engine_access import IMAGE_SUFFIXES
 
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
-
-
-@dataclass(frozen=True)
-class ExportChoice:
-    path: str
-    quality: int
-
-
-@dataclass(frozen=True)
-class Sides:
-    left: int
-    right: int
-    top: int
-    bottom: int
 
 
 class Prompts:
@@ -87,14 +75,10 @@ class Prompts:
         return path or None
 
     def export(self, parent: QWidget, suggested: str) -> ExportChoice | None:
-        from app.dialogs.export_dialog import ExportDialog
-
         dialog = ExportDialog(parent, suggested)
         return dialog.choice() if dialog.exec() else None
 
     def outpaint_sides(self, parent: QWidget, width: int, height: int) -> Sides | None:
-        from app.dialogs.outpaint_dialog import OutpaintDialog
-
         dialog = OutpaintDialog(parent, width, height)
         return dialog.sides() if dialog.exec() else None
 
@@ -116,7 +100,16 @@ class Prompts:
         self._show(box)
 
     def _show(self, box: QMessageBox) -> None:
-        self.open_boxes = [b for b in self.open_boxes if b.isVisible()]
+        """Keep the box alive while it is open and forget it the moment it closes.
+
+        The list must never be polled: a closed box is deleted by Qt, and asking its wrapper
+        anything afterwards raises (that once hid every error dialog after the first).
+        """
         self.open_boxes.append(box)
-        box.finished.connect(box.deleteLater)
+        box.finished.connect(lambda _result, b=box: self._close(b))
         box.open()
+
+    def _close(self, box: QMessageBox) -> None:
+        if box in self.open_boxes:
+            self.open_boxes.remove(box)
+            box.deleteLater()

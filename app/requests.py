@@ -19,15 +19,7 @@ from engine.api import (
     Sampling,
     Variation,
 )
-
-# mode key -> label shown in the mode picker
-MODES: dict[str, str] = {
-    "inpaint": "In-paint",
-    "outpaint": "Out-paint",
-    "edit": "Edit by instruction",
-    "upscale": "Upscale",
-    "generate": "Generate",
-}
+from engine.capabilities import task_defaults
 
 
 @dataclass(frozen=True)
@@ -40,11 +32,11 @@ class JobSettings:
     instruction: str = ""
     seed: int = 0
     samples: int = 1
-    cfg: float = 3.0
-    top_k: int = 900
-    top_p: float = 0.95
-    grow_px: int = 4
-    feather_px: int = 8
+    cfg: float = task_defaults("var", "inpaint").sampling.cfg
+    top_k: int = task_defaults("var", "inpaint").sampling.top_k
+    top_p: float = task_defaults("var", "inpaint").sampling.top_p
+    grow_px: int = task_defaults("var", "inpaint").grow_px
+    feather_px: int = task_defaults("var", "inpaint").feather_px
 
     @property
     def sampling(self) -> Sampling:

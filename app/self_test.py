@@ -16,6 +16,7 @@ import numpy as np
 
 from app.engine_access import (
     UserFacingError,
+    engine_versions,
     grow_mask,
     load_image,
     sample_photo,
@@ -28,16 +29,16 @@ def versions() -> str:
     import cv2
     import PIL
     import PySide6
-    import torch
 
+    torch_version, cuda = engine_versions()
     parts = {
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": torch_version,
         "PySide6": PySide6.__version__,
         "numpy": np.__version__,
         "Pillow": PIL.__version__,
         "opencv": cv2.__version__,
-        "cuda": torch.cuda.is_available(),
+        "cuda": cuda,
     }
     return " ".join(f"{name} {value}" for name, value in parts.items())
 
@@ -56,9 +57,9 @@ def check_inpaint(bridge: EngineBridge) -> str:
     window = staged_window(bridge)
     try:
         count = window.variations.count
+        grown = grow_mask(window.document.mask, window.panel.grow.value())  # Apply clears it
         window.variations.apply_button.click()
         original = load_image(sample_photo()).pixels
-        grown = grow_mask(window.document.mask, window.panel.grow.value())
         changed = np.any(window.document.image != original, axis=-1)
         if changed[~grown].any():
             raise UserFacingError("pixels outside the mask changed")

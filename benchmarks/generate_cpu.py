@@ -21,10 +21,10 @@ def measure(depth: int, dtype: str, reps: int) -> dict:
     sys.path.insert(0, str(ROOT))
     import torch
 
-    from engine.models.var import VAR, VARConfig
-    from engine.models.vqvae import VQVAE, VQVAEConfig
-    from engine.preview import decode_preview
-    from engine.sampling import sample_scales
+    from engine.imaging.preview import decode_preview
+    from engine.models.var.transformer import VAR, VARConfig
+    from engine.models.var.vqvae import VQVAE, VQVAEConfig
+    from engine.samplers.var import sample_scales
 
     torch.manual_seed(0)
     with torch.no_grad():

@@ -28,14 +28,14 @@ def main() -> None:
     import torch
 
     from engine.api import Sampling
-    from engine.cancel import CancelToken
-    from engine.jobs import JobContext
-    from engine.model_cache import LoadedModel
-    from engine.models.var import VAR, VARConfig
-    from engine.models.vqvae import VQVAE, VQVAEConfig
+    from engine.imaging.tensors import image_to_tensor
+    from engine.models.var.family import VarModel
+    from engine.models.var.transformer import VAR, VARConfig
+    from engine.models.var.vqvae import VQVAE, VQVAEConfig
     from engine.pipelines.common import sample_one
     from engine.pipelines.inpaint import inpaint_variations
-    from engine.tensors import image_to_tensor
+    from engine.runtime.cancel import CancelToken
+    from engine.runtime.jobs import JobContext
 
     torch.manual_seed(0)
     with torch.no_grad():
@@ -43,7 +43,7 @@ def main() -> None:
         d = args.depth
         var = VAR(VARConfig(depth=d, embed_dim=64 * d, num_heads=d)).eval()
         var.head.weight.mul_(0.02)
-    model = LoadedModel(vqvae, var, torch.device("cpu"), torch.float32, f"d{d}")
+    model = VarModel(vqvae, var, torch.device("cpu"), torch.float32, f"d{d}")
     ctx = JobContext("bench", CancelToken(), lambda event: None, None)
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)

@@ -41,8 +41,8 @@ def write_checkpoints(depth: int) -> None:
     sys.path.insert(0, str(ROOT))
     import torch
 
-    from engine.models.var import VAR, VARConfig
-    from engine.models.vqvae import VQVAE, VQVAEConfig
+    from engine.models.var.transformer import VAR, VARConfig
+    from engine.models.var.vqvae import VQVAE, VQVAEConfig
 
     CKPT_DIR.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
@@ -82,9 +82,9 @@ def run_ours(dtype: str, depth: int, reps: int) -> dict:
     sys.path.insert(0, str(ROOT))
     import torch
 
-    from engine.model_cache import load_model
-    from engine.preview import decode_preview
-    from engine.sampling import sample_scales
+    from engine.imaging.preview import decode_preview
+    from engine.samplers.var import sample_scales
+    from engine.store.loaders import load_model
 
     vae_path, var_path = make_checkpoints(depth)
     t0 = time.perf_counter()

@@ -11,27 +11,54 @@ Mask convention: ``(H, W)`` ``bool``, True = regenerate this pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
+
+from engine.capabilities import task_defaults
 
 UNCONDITIONAL_CLASS = 1000  # VAR's null class: row 1000 of class_emb
 
 
+def _sampling(task: str):
+    """Default-factory of a request's sampling: the capability table's VAR defaults."""
+    return lambda: Sampling(**task_defaults("var", task).sampling.as_kwargs())
+
+
+def _grow(task: str) -> int:
+    return task_defaults("var", task).grow_px
+
+
+def _feather(task: str) -> int:
+    return task_defaults("var", task).feather_px
+
+
 @dataclass(frozen=True, slots=True)
 class ModelChoice:
-    """Which checkpoint to run and where.
+    """Which model to run and where.
 
-    Either ``model_id`` (a registry id such as ``"var-d16"`` or ``"demo"``) or explicit
-    ``vae_path`` + ``var_path`` files. ``patch_nums`` overrides the schedule inferred from the
-    checkpoint (only needed for non-released schedules).
+    Either ``model_id`` (a registry id such as ``"var-d16"`` or ``"demo"``) or explicit files by
+    role, ``files=(("vae", path), ("transformer", path), ...)`` with their ``family``
+    (``ModelChoice.from_files`` builds one). ``patch_nums`` overrides the schedule inferred from
+    the checkpoint (only needed for non-released schedules).
     """
 
     model_id: str | None = None
-    vae_path: str | None = None
-    var_path: str | None = None
+    files: tuple[tuple[str, str], ...] = ()
+    family: str = "var"  # of explicit files; a registry id knows its own
     device: str = "cpu"
     dtype: str = "fp32"  # fp32 | bf16 | fp16
     patch_nums: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_files(cls, family: str = "var", **kwargs: object) -> ModelChoice:
+        """``ModelChoice.from_files(vae=..., transformer=..., device="cpu")``: roles as keywords."""
+        fields = {k: kwargs.pop(k) for k in ("device", "dtype", "patch_nums") if k in kwargs}
+        files = tuple(sorted((role, str(path)) for role, path in kwargs.items()))
+        return cls(files=files, family=family, **fields)
+
+    def file(self, role: str) -> str | None:
+        return dict(self.files).get(role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +70,7 @@ class Sampling:
     top_p: float = 0.96
     smooth: bool = False  # VAR's ``more_smooth`` Gumbel mixture
     seed: int = 0
+    tau: float = 1.0  # softmax temperature of bitwise families (Infinity); VAR has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +80,7 @@ class GenerateRequest:
     model: ModelChoice
     class_label: int = UNCONDITIONAL_CLASS
     samples: int = 1
-    sampling: Sampling = field(default_factory=Sampling)
+    sampling: Sampling = field(default_factory=_sampling("generate"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +98,9 @@ class InpaintRequest:
     mask: np.ndarray
     class_label: int = UNCONDITIONAL_CLASS
     samples: int = 1
-    sampling: Sampling = field(default_factory=lambda: Sampling(cfg=3.0, top_k=900, top_p=0.95))
-    grow_px: int = 4
-    feather_px: int = 8
+    sampling: Sampling = field(default_factory=_sampling("inpaint"))
+    grow_px: int = _grow("inpaint")
+    feather_px: int = _feather("inpaint")
     color_match: bool = True
     keep_scales: int = 0
     base_tokens: tuple[np.ndarray, ...] | None = None
@@ -91,12 +119,57 @@ class OutpaintRequest:
     bottom: int = 0
     class_label: int = UNCONDITIONAL_CLASS
     samples: int = 1
-    sampling: Sampling = field(default_factory=lambda: Sampling(cfg=3.0, top_k=900, top_p=0.95))
-    feather_px: int = 8
+    sampling: Sampling = field(default_factory=_sampling("outpaint"))
+    feather_px: int = _feather("outpaint")
     color_match: bool = True
 
 
-Request = GenerateRequest | InpaintRequest | OutpaintRequest
+@dataclass(frozen=True, slots=True)
+class DownloadRequest:
+    """Fetch the missing files of a registry model (resumable, verified) into the hub cache."""
+
+    model_id: str
+    lane: ClassVar[str] = "transfer"  # never queued behind (or ahead of) a model job
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRequest:
+    """Validate and register the checkpoints under ``path``; ``convert`` as in the CLI."""
+
+    path: str
+    convert: str | None = None
+    lane: ClassVar[str] = "transfer"
+
+
+@dataclass(frozen=True, slots=True)
+class EditRequest:
+    """Edit ``image`` by a text ``instruction`` (VAREdit); optionally only where ``mask`` is True.
+
+    Without a mask the whole picture is edited (padded to a square like the reference, then
+    cropped back); with one, tokens outside it are teacher-forced from the source and every
+    pixel outside the grown mask comes back bit-exact.
+    """
+
+    model: ModelChoice
+    image: np.ndarray
+    instruction: str
+    mask: np.ndarray | None = None
+    grow_px: int = task_defaults("varedit", "edit").grow_px
+    feather_px: int = task_defaults("varedit", "edit").feather_px
+    samples: int = 1
+    sampling: Sampling = field(
+        default_factory=lambda: Sampling(**task_defaults("varedit", "edit").sampling.as_kwargs())
+    )
+
+
+Request = (
+    GenerateRequest
+    | InpaintRequest
+    | OutpaintRequest
+    | EditRequest
+    | DownloadRequest
+    | ImportRequest
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,6 +190,7 @@ class JobResult:
     variations: tuple[Variation, ...]
     elapsed_s: float
     notes: tuple[str, ...] = ()  # e.g. "16-bit input processed in 8-bit"
+    model_ids: tuple[str, ...] = ()  # what a download or an import installed
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +226,38 @@ class ScaleProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class DownloadProgress:
+    """One progress event; byte counts cover the whole model, ``file_*`` the current file."""
+
+    model_id: str
+    filename: str
+    file_index: int
+    file_count: int
+    file_done: int
+    file_total: int | None
+    done: int
+    total: int
+    rate_bps: float  # bytes per second over the recent past (0 while unknown)
+    eta_s: float | None
+    phase: str  # "checking" | "downloading" | "verifying" | "done"
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TransferProgress:
+    """Bytes moved by a download or an import; ``download`` has a download's full picture."""
+
+    job_id: str
+    name: str
+    bytes_done: int
+    bytes_total: int
+    download: DownloadProgress | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobFinished:
     job_id: str
     result: JobResult
@@ -164,6 +270,7 @@ class JobFailed:
     job_id: str
     message: str
     detail: str = ""
+    expected: bool = False  # a foreseen failure (bad file, offline...): the message says it all
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +279,13 @@ class JobCancelled:
 
 
 Event = (
-    JobQueued | JobStarted | ModelLoading | ScaleProgress | JobFinished | JobFailed | JobCancelled
+    JobQueued
+    | JobStarted
+    | ModelLoading
+    | ScaleProgress
+    | TransferProgress
+    | JobFinished
+    | JobFailed
+    | JobCancelled
 )
 TERMINAL_EVENTS = (JobFinished, JobFailed, JobCancelled)

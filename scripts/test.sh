@@ -8,4 +8,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -e ".[test]"
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache
 QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q "$@"

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from engine import download
+from engine.store import download
 
 REPO = "test-org/tiny-var"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

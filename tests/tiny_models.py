@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from engine.models.var import VAR, VARConfig
-from engine.models.vqvae import VQVAE, VQVAEConfig
+from engine.models.var.transformer import VAR, VARConfig
+from engine.models.var.vqvae import VQVAE, VQVAEConfig
 
 TINY_PATCH_NUMS = (1, 2, 3, 4)  # 64 px images, 30 tokens: fast on any CPU
 

@@ -5,7 +5,7 @@ Why: a "demo" label is only fair if the numbers behind it are published. This me
 * the tokenizer: PSNR / SSIM of encode -> decode at the model resolution, next to bicubic
   up-sampling from a thumbnail holding the same number of bits as the token pyramid (and
   bicubic x4, a much richer reference), plus codebook use;
-* in-painting through the real engine (``engine.cli.run_blocking`` with ``InpaintRequest`` /
+* in-painting through the real engine (``engine.cli.common.run_blocking`` with ``InpaintRequest`` /
   ``OutpaintRequest``, default sampling) on three mask kinds, next to OpenCV Telea, a blurred
   fill and the tokenizer oracle (the hole decoded from the true tokens, an upper bound): PSNR
   and SSIM inside the hole and sharpness (variance of the Laplacian inside the hole, also shown
@@ -35,9 +35,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest, Sampling  # noqa: E402
-from engine.cli import run_blocking  # noqa: E402
-from engine.model_cache import LoadedModel, load_model  # noqa: E402
-from engine.tensors import image_to_tensor, tensor_to_image  # noqa: E402
+from engine.cli.common import run_blocking  # noqa: E402
+from engine.imaging.tensors import image_to_tensor, tensor_to_image  # noqa: E402
+from engine.models.var.family import VarModel  # noqa: E402
+from engine.store.loaders import load_model  # noqa: E402
 from tools.train_demo import heldout_crops, load_images  # noqa: E402
 
 EVAL_SEED = 7  # crops differ from the ones watched during training (seed 1234 / 99)
@@ -109,7 +110,7 @@ def blurred_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
-def tokenizer_roundtrip(model: LoadedModel, crops: np.ndarray) -> np.ndarray:
+def tokenizer_roundtrip(model: VarModel, crops: np.ndarray) -> np.ndarray:
     """Encode -> token pyramid -> decode, through the engine's own inference calls."""
     out = []
     for crop in crops:
@@ -204,7 +205,7 @@ def evaluate(
 ) -> dict:
     vae, var = str(model_dir / "vae.safetensors"), str(model_dir / "var.safetensors")
     model = load_model(vae, var)
-    choice = ModelChoice(vae_path=vae, var_path=var)
+    choice = ModelChoice.from_files(vae=vae, transformer=var)
     res = model.resolution
     photos = load_images("heldout", "photo")
     crops = heldout_crops(photos, n_crops, res, seed=EVAL_SEED)

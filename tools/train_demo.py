@@ -1,8 +1,9 @@
 """Train the built-in demo model (a tiny VQVAE tokenizer + VAR transformer) on a CPU budget.
 
 Why: the app must work out of the box with no download. This trains the engine's own released-
-format classes (``engine.models.vqvae.VQVAE``, ``engine.models.var.VAR``; unmodified) so the
-result loads through ``engine.model_cache.load_model`` like any released checkpoint.
+format classes (``engine.models.var.vqvae.VQVAE``,
+``engine.models.var.transformer.VAR``; unmodified) so the result loads through
+``engine.store.loaders.load_model`` like any released checkpoint.
 
 Stages (each resumable from ``<run>/<stage>.pt``; progress in ``<run>/train.log``):
 
@@ -43,9 +44,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from engine.convert import converted_state  # noqa: E402
-from engine.models.var import VAR, VARConfig  # noqa: E402
-from engine.models.vqvae import VQVAE, VQVAEConfig  # noqa: E402
+from engine.models.var.transformer import VAR, VARConfig  # noqa: E402
+from engine.models.var.vqvae import VQVAE, VQVAEConfig  # noqa: E402
+from engine.store.convert import converted_state  # noqa: E402
 
 Log = Callable[[str], None]
 

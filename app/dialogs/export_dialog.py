@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.prompts import ExportChoice
+from app.choices import ExportChoice
 
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WebP": ".webp"}
 

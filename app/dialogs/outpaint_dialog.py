@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.prompts import Sides
+from app.choices import Sides
 
 SIDES = ("left", "right", "top", "bottom")
 PRESETS = (25, 50, 100)

@@ -29,7 +29,7 @@ class Offer:
 
 
 def locks_folder() -> Path:
-    from engine.resources import resources_dir
+    from engine.store.resources import resources_dir
 
     return resources_dir() / "gpu"
 

@@ -25,7 +25,7 @@ def gpu_root() -> Path:
     override = os.environ.get("FINESCALE_GPU_DIR")
     if override:
         return Path(override)
-    from engine.model_store import data_dir  # Qt- and torch-free
+    from engine.store.locations import data_dir  # Qt- and torch-free
 
     return data_dir() / "gpu"
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     """The frozen executable: the app, ``--gpu-probe``, or ``--cli ARGS`` (``finescale-cli``)."""
     argv = prepare(list(sys.argv[1:] if argv is None else argv))
     if argv[:1] == ["--cli"]:
-        from engine.cli import main as cli_main
+        from engine.cli.main import main as cli_main
 
         return cli_main(argv[1:])
     if argv == ["--gpu-probe"]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.prompts import Sides
+from app.choices import Sides
 
 GRAB_SCREEN_PX = 8.0  # how close (on screen) the pointer must be to an edge to grab it
 MAX_FACTOR = 1.0  # a side grows by at most the picture's size (the dialog's +100 %)

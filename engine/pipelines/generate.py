@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from engine.api import GenerateRequest, JobResult, Variation
-from engine.cancel import UserFacingError
-from engine.jobs import JobContext
-from engine.pipelines.common import load, sample_one, token_arrays
+from engine.models.family import Condition, token_arrays
+from engine.pipelines.common import load, sample_one
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.jobs import JobContext
 
 
 def run_generate(request: GenerateRequest, ctx: JobContext) -> JobResult:
@@ -18,8 +19,9 @@ def run_generate(request: GenerateRequest, ctx: JobContext) -> JobResult:
     variations = []
     for index in range(request.samples):
         seed = request.sampling.seed + index
-        image, output = sample_one(
-            ctx, model, request.class_label, request.sampling, seed, index, request.samples
+        condition = Condition(class_label=request.class_label)
+        image, sampled = sample_one(
+            ctx, model, condition, request.sampling, seed, index, request.samples
         )
-        variations.append(Variation(image=image, seed=seed, tokens=token_arrays(output)))
+        variations.append(Variation(image=image, seed=seed, tokens=token_arrays(sampled)))
     return JobResult(tuple(variations), time.perf_counter() - started)

@@ -20,16 +20,21 @@ import torch
 import torch.nn.functional as F
 
 from engine.api import InpaintRequest, JobResult, Sampling, Variation
-from engine.cancel import UserFacingError
-from engine.compositing import Window, boundary_ring, context_window, match_colors, paste_back
-from engine.jobs import JobContext
-from engine.masks import feather_mask, grow_mask, mask_bbox, token_keep_mask
-from engine.model_cache import LoadedModel
-from engine.pipelines.common import load, sample_one, token_arrays
+from engine.imaging.compositing import (
+    Window,
+    boundary_ring,
+    context_window,
+    match_colors,
+    paste_back,
+)
+from engine.imaging.masks import feather_mask, grow_mask, mask_bbox, token_keep_mask
+from engine.imaging.thumbnail import thumbnail
+from engine.models.family import Condition, FamilyModel, Grid, token_arrays, token_tensors
+from engine.pipelines.common import load, sample_one
 from engine.pipelines.quick_fill import is_quick_fill, quick_fill
-from engine.preview import thumbnail
-from engine.sampling import TokenOverride, teacher_force
-from engine.tensors import image_to_tensor
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.jobs import JobContext
+from engine.samplers.hooks import TokenOverride
 
 PREVIEW_SIDE = 512
 COLOR_RING_PX = 12
@@ -80,7 +85,7 @@ def resize(pixels: np.ndarray, side: int) -> np.ndarray:
 
 
 def keep_masks(
-    mask_square: np.ndarray, patch_nums: Sequence[int], rule: str = "strict"
+    mask_square: np.ndarray, schedule: Sequence[Grid], rule: str = "strict"
 ) -> list[torch.Tensor] | None:
     """Per scale, True where the source token is kept (the 1x1 scale always is).
 
@@ -91,19 +96,19 @@ def keep_masks(
         return None
     if rule not in ("strict", "reference"):
         raise UserFacingError(f"Unknown token rule '{rule}': use strict or reference.")
-    finest = patch_nums[-1]
+    finest_h, finest_w = schedule[-1]
     keep_finest = 1 - cv2.resize(
-        mask_square.astype(np.float32), (finest, finest), interpolation=cv2.INTER_AREA
+        mask_square.astype(np.float32), (finest_w, finest_h), interpolation=cv2.INTER_AREA
     )
     keep = []
-    for pn in patch_nums:
-        if pn * pn <= 3:
-            grid = np.ones((pn, pn), bool)
+    for h, w in schedule:
+        if h * w <= 3:
+            grid = np.ones((h, w), bool)
         elif rule == "strict":
-            grid = token_keep_mask(mask_square, pn)
+            grid = token_keep_mask(mask_square, h, w)
         else:
             resized = F.interpolate(
-                torch.from_numpy(keep_finest)[None, None], size=(pn, pn), mode="bilinear"
+                torch.from_numpy(keep_finest)[None, None], size=(h, w), mode="bilinear"
             )
             grid = (resized[0, 0] > 0.5).numpy()
         keep.append(torch.from_numpy(grid.reshape(1, -1).copy()))
@@ -112,38 +117,41 @@ def keep_masks(
 
 @torch.inference_mode()
 def prepare_window(
-    model: LoadedModel, rgb: np.ndarray, mask: np.ndarray, window: Window, rule: str = "strict"
+    model: FamilyModel, rgb: np.ndarray, mask: np.ndarray, window: Window, rule: str = "strict"
 ) -> WindowJob:
     square_rgb, pad = pad_to_square(rgb, window)
     square_mask, _ = pad_to_square(mask, window)
     model_rgb = resize(square_rgb, model.resolution)
-    source_ids = model.vqvae.encode_ids(image_to_tensor(model_rgb, model.device))
-    keep = keep_masks(square_mask, model.patch_nums, rule)
+    source_ids = model.encode_tokens(model_rgb)
+    keep = keep_masks(square_mask, model.schedule, rule)
     return WindowJob(window, square_rgb.shape[0], pad, source_ids, keep)
 
 
 def window_override(
-    model: LoadedModel,
+    model: FamilyModel,
     job: WindowJob,
     keep_scales: int = 0,
     base_tokens: Sequence[np.ndarray] | None = None,
 ) -> TokenOverride | None:
     """Teacher forcing outside the mask, plus "vary details": whole coarse scales from a result."""
     source, keep = list(job.source_ids), job.keep
+    sizes = [h * w for h, w in model.schedule]
     if keep_scales > 0:
-        if base_tokens is None or len(base_tokens) != len(model.patch_nums):
+        if base_tokens is None or len(base_tokens) != len(sizes):
             raise UserFacingError("Vary details needs the tokens of a result from this model.")
-        keep = list(keep) if keep is not None else [None] * len(model.patch_nums)
-        for si in range(min(keep_scales, len(model.patch_nums))):
-            pn = model.patch_nums[si]
-            source[si] = torch.as_tensor(np.asarray(base_tokens[si]).reshape(1, pn * pn))
-            keep[si] = torch.ones(1, pn * pn, dtype=torch.bool)
+        keep = list(keep) if keep is not None else [None] * len(sizes)
+        base = token_tensors(base_tokens)
+        for si in range(min(keep_scales, len(sizes))):
+            if base[si].shape[1] != sizes[si]:
+                raise UserFacingError("Vary details needs the tokens of a result from this model.")
+            source[si] = base[si]
+            keep[si] = torch.ones(1, sizes[si], dtype=torch.bool)
         for si, mask in enumerate(keep):
             if mask is None:  # plain generation after the kept scales
-                keep[si] = torch.zeros(1, model.patch_nums[si] ** 2, dtype=torch.bool)
+                keep[si] = torch.zeros(1, sizes[si], dtype=torch.bool)
     if keep is None:
         return None
-    return teacher_force(source, keep, model.vqvae.quantize.embedding)
+    return model.teacher_force(source, keep)
 
 
 def to_window(generated: np.ndarray, job: WindowJob) -> np.ndarray:
@@ -202,11 +210,11 @@ class PreviewCompositor:
 
 def inpaint_variations(
     ctx: JobContext,
-    model: LoadedModel,
+    model: FamilyModel,
     image: np.ndarray,
     grown: np.ndarray,
     *,
-    class_label: int,
+    condition: Condition,
     sampling: Sampling,
     samples: int,
     feather_px: int,
@@ -231,11 +239,11 @@ def inpaint_variations(
     variations = []
     for index in range(samples):
         seed = sampling.seed + index
-        generated, output = sample_one(
-            ctx, model, class_label, sampling, seed, index, samples, override, frame
+        generated, sampled = sample_one(
+            ctx, model, condition, sampling, seed, index, samples, override, frame
         )
         result = composite(image, to_window(generated, job), job, grown, alpha, color_match)
-        variations.append(Variation(image=result, seed=seed, tokens=token_arrays(output)))
+        variations.append(Variation(image=result, seed=seed, tokens=token_arrays(sampled)))
     return variations
 
 
@@ -257,7 +265,7 @@ def run_inpaint(request: InpaintRequest, ctx: JobContext) -> JobResult:
         model,
         image,
         grown,
-        class_label=request.class_label,
+        condition=Condition(class_label=request.class_label),
         sampling=request.sampling,
         samples=request.samples,
         feather_px=request.feather_px,

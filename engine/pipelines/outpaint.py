@@ -16,10 +16,11 @@ import cv2
 import numpy as np
 
 from engine.api import JobResult, OutpaintRequest, Sampling, Variation
-from engine.cancel import UserFacingError
-from engine.jobs import JobContext
+from engine.models.family import Condition
 from engine.pipelines.common import load
 from engine.pipelines.inpaint import inpaint_variations
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.jobs import JobContext
 
 MAX_SIDE = 20_000
 
@@ -105,7 +106,7 @@ def run_outpaint(request: OutpaintRequest, ctx: JobContext) -> JobResult:
                 model,
                 result,
                 mask,
-                class_label=request.class_label,
+                condition=Condition(class_label=request.class_label),
                 sampling=sampling,
                 samples=1,
                 feather_px=request.feather_px,

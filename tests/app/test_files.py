@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app.prompts import ExportChoice
+from app.choices import ExportChoice
 from tests.app.helpers import ScriptedPrompts, gradient_image
 
 

@@ -1,6 +1,6 @@
 """The Models window against a real local hub server: progress, failure, cancel, delete, import.
 
-Downloads go through the real engine (``engine.download``) to ``tests.hub_server.FakeHub`` on
+Downloads go through the real engine (``engine.store.download``) to ``tests.hub_server.FakeHub`` on
 127.0.0.1 via ``HF_ENDPOINT``; the hub cache and data folder are per-test temp folders. The
 registry's var-d16 entry is served with small fake files (the engine checks the hub's sha256, not
 the tensors), so the window under test lists exactly what users see.
@@ -19,9 +19,12 @@ from PySide6.QtWidgets import QProgressBar, QWidget
 from safetensors import safe_open
 
 from app.dialogs.models_dialog import DISK, MEMORY, PROGRESS, SIZE, STATUS, ModelsDialog
-from app.engine_access import CancelToken, download_model
-from engine import model_store
-from engine.registry import VAR_REPO, VAR_VAE, get_model, memory_estimate_gb
+from app.engine_bridge import EngineBridge
+from engine.runtime.cancel import CancelToken
+from engine.store import installed, locations
+from engine.store.catalogue import get_model
+from engine.store.download import download_model
+from engine.store.registry import VAR_REPO, VAR_VAE, memory_estimate_gb
 from tests.app.helpers import ScriptedPrompts
 from tests.hub_server import closed_port_url, payload, serve_hub
 
@@ -70,15 +73,18 @@ def harness(qtbot, hub) -> Harness:
         holder[0].questions.append(question)
         return holder[0].confirm
 
+    bridge = EngineBridge.create()
     dialog = ModelsDialog(
-        None, prompts, device="cpu", dtype="fp32", open_url=open_url, confirm_remove=confirm
-    )
+        None, prompts, bridge, device="cpu", dtype="fp32", open_url=open_url,
+        confirm_remove=confirm,
+    )  # fmt: skip
     holder.append(Harness(dialog, prompts))
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
     yield holder[0]
-    assert dialog.shutdown(10_000)
+    dialog.shutdown()
+    bridge.shutdown()
 
 
 def serve_var_d16(hub, vae_size: int = 64 * 1024, var_size: int = 320 * 1024) -> None:
@@ -181,7 +187,7 @@ def test_cancel_keeps_the_partial_file_and_download_resumes(harness, hub, qtbot)
     assert harness.cell(STATUS) in ("not installed", "partial")
     text = harness.cell(PROGRESS)
     assert "kB of" in text and "kept" in text and "resumes" in text
-    blobs = model_store.repo_folder(VAR_REPO) / "blobs"
+    blobs = locations.repo_folder(VAR_REPO) / "blobs"
     (partial,) = blobs.glob("*.incomplete")
     kept = partial.stat().st_size
     assert kept > 0
@@ -199,7 +205,7 @@ def test_cancel_keeps_the_partial_file_and_download_resumes(harness, hub, qtbot)
 
 def test_delete_asks_first_then_removes(harness, hub, qtbot):
     serve_var_d16(hub)
-    download_model(MODEL, None, CancelToken())
+    download_model(get_model(MODEL), None, CancelToken())
     dialog = harness.dialog
     dialog.refresh()
     harness.select()
@@ -256,10 +262,12 @@ def test_import_can_store_half_precision_safetensors(harness, qtbot, tiny_checkp
     with qtbot.waitSignal(dialog.imported, timeout=30_000):
         dialog.import_button.click()
     model_id = dialog.selected_id()
-    files = model_store.resolve_files(get_model(model_id))
-    with safe_open(files["var"], "pt") as handle:
+    files = installed.resolve_files(get_model(model_id))
+    with safe_open(files["transformer"], "pt") as handle:
         assert handle.metadata()["precision"] == "fp16"
-    assert Path(files["var"]).stat().st_size < 0.55 * Path(tiny_checkpoints[1]).stat().st_size
+    assert (
+        Path(files["transformer"]).stat().st_size < 0.55 * Path(tiny_checkpoints[1]).stat().st_size
+    )
 
 
 def test_download_refreshes_the_generate_panel(make_window, hub, qtbot):

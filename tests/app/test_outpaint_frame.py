@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.prompts import Sides
+from app.choices import Sides
 from app.widgets.outpaint_frame import OutpaintFrame
 
 

@@ -27,7 +27,7 @@ def test_self_test_runs_a_demo_inpaint_and_says_ok(qtbot, data_dir, capsys):
 
 
 def test_self_test_names_a_damaged_demo_model(qtbot, data_dir, tmp_path, monkeypatch, capsys):
-    from engine.model_store import demo_dir
+    from engine.store.locations import demo_dir
 
     demo = tmp_path / "demo"
     demo.mkdir()

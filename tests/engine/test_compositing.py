@@ -7,16 +7,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from engine.cancel import UserFacingError
-from engine.compositing import (
+from engine.imaging.compositing import (
     Window,
     boundary_ring,
     context_window,
-    crop_resize,
     match_colors,
     paste_back,
 )
-from engine.masks import feather_mask, grow_mask, mask_bbox
+from engine.imaging.masks import feather_mask, grow_mask, mask_bbox
+from engine.runtime.cancel import UserFacingError
 
 sizes = st.integers(1, 300)
 
@@ -114,42 +113,6 @@ def test_context_window_properties(img_w, img_h, data, model_res, margin):
 
 
 # --- crop and resize ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("channels", [3, 4])
-@pytest.mark.parametrize("size", [8, 64, 200])
-def test_crop_resize_colour(channels, size):
-    pixels = noise((120, 90, channels))
-    out = crop_resize(pixels, Window(10, 20, 74, 84), size)
-    assert out.shape == (size, size, channels) and out.dtype == np.uint8
-
-
-def test_crop_resize_identity_is_exact():
-    pixels = noise((50, 60, 3))
-    window = Window(5, 5, 45, 45)
-    np.testing.assert_array_equal(crop_resize(pixels, window, 40), pixels[5:45, 5:45])
-
-
-def test_crop_resize_flat_colour_stays_flat():
-    pixels = np.full((100, 30, 3), 77, np.uint8)
-    for size in (7, 100, 333):
-        assert (crop_resize(pixels, Window(0, 0, 30, 100), size) == 77).all()
-
-
-def test_crop_resize_bool_is_a_max_pool():
-    mask = np.zeros((500, 500), bool)
-    mask[:, 251] = True  # one-pixel stroke: bilinear or area>0.5 would lose it
-    out = crop_resize(mask, Window(0, 0, 500, 500), 16)
-    assert out.dtype == bool and out.shape == (16, 16)
-    assert out[:, 8].all() and out.sum() == 16
-
-
-@settings(max_examples=40, deadline=None)
-@given(h=sizes, w=sizes, size=st.integers(1, 80), seed=st.integers(0, 9999))
-def test_crop_resize_bool_never_loses_the_mask(h, w, size, seed):
-    mask = random_mask(np.random.default_rng(seed), h, w)
-    out = crop_resize(mask, Window(0, 0, w, h), size)
-    assert out.shape == (size, size) and out.any()
 
 
 # --- paste back ---------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from engine import model_store
 from engine.api import GenerateRequest, ModelChoice, Sampling
-from engine.cancel import UserFacingError
-from engine.cli import main, run_blocking
-from engine.convert import convert_checkpoint
-from engine.model_cache import load_model
-from engine.registry import get_model
+from engine.cli.common import run_blocking
+from engine.cli.main import main
+from engine.runtime.cancel import UserFacingError
+from engine.store import installed, verify
+from engine.store.catalogue import get_model
+from engine.store.convert import convert_checkpoint
+from engine.store.loaders import load_model
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def pth_pair(tiny_checkpoints, tmp_path) -> tuple[Path, Path]:
 
 
 def generate(vae: Path, var: Path, dtype: str = "fp32") -> np.ndarray:
-    choice = ModelChoice(vae_path=str(vae), var_path=str(var), dtype=dtype)
+    choice = ModelChoice.from_files(vae=str(vae), transformer=str(var), dtype=dtype)
     request = GenerateRequest(model=choice, class_label=3, sampling=Sampling(seed=5))
     return run_blocking(request).variations[0].image
 
@@ -101,10 +102,10 @@ def test_cli_import_with_conversion_registers_a_runnable_half_size_model(
     assert "custom-tiny: installed" in capsys.readouterr().out
 
     spec = get_model("custom-tiny")
-    files = model_store.resolve_files(spec)
+    files = installed.resolve_files(spec)
     assert all(path.endswith(".safetensors") for path in files.values())
-    assert Path(files["var"]).stat().st_size < 0.55 * pth_pair[1].stat().st_size
-    assert [c.status for c in model_store.verify(spec)] == ["ok", "ok"]
+    assert Path(files["transformer"]).stat().st_size < 0.55 * pth_pair[1].stat().st_size
+    assert [c.status for c in verify.verify(spec)] == ["ok", "ok"]
     out = tmp_path / "gen.png"
     assert main(["generate", "--model", "custom-tiny", "--class", "1", "--out", str(out)]) == 0
     assert out.is_file()

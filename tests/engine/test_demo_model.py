@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest, Sampling
-from engine.cli import run_blocking
-from engine.model_cache import load_model
+from engine.cli.common import run_blocking
+from engine.store.loaders import load_model
 from tools.train_demo import (
     CropSampler,
     DemoConfig,
@@ -44,7 +44,7 @@ def natural_like(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def demo_choice() -> ModelChoice:
-    return ModelChoice(vae_path=str(VAE), var_path=str(VAR))
+    return ModelChoice.from_files(vae=str(VAE), transformer=str(VAR))
 
 
 def test_shipped_files_are_small_and_documented():
@@ -60,7 +60,7 @@ def test_shipped_files_are_small_and_documented():
 def test_shipped_files_are_fp16_and_verified_against_the_registry(tmp_path, monkeypatch, capsys):
     from safetensors import safe_open
 
-    from engine.cli import main
+    from engine.cli.main import main
 
     with safe_open(VAR, "pt") as handle:
         assert handle.metadata()["precision"] == "fp16"
@@ -107,7 +107,7 @@ def test_inpaints_end_to_end_on_cpu():
     assert time.perf_counter() - started < 60
     out = variation.image
     assert out.shape == image.shape and out.dtype == np.uint8
-    from engine.masks import grow_mask
+    from engine.imaging.masks import grow_mask
 
     outside = ~grow_mask(mask, 4)
     assert np.array_equal(out[outside], image[outside])
@@ -194,8 +194,8 @@ def test_training_runs_saves_and_reloads(tmp_path):
     mask = np.zeros((40, 40), bool)
     mask[10:20, 12:30] = True
     request = InpaintRequest(
-        model=ModelChoice(vae_path=str(out / "vae.safetensors"),
-                          var_path=str(out / "var.safetensors")),
+        model=ModelChoice.from_files(vae=str(out / "vae.safetensors"),
+                                     transformer=str(out / "var.safetensors")),
         image=image, mask=mask, grow_px=0, sampling=Sampling(top_k=20, seed=0),
     )  # fmt: skip
     (variation,) = run_blocking(request).variations
@@ -204,13 +204,13 @@ def test_training_runs_saves_and_reloads(tmp_path):
 
 
 def test_registry_finds_the_shipped_demo_and_the_cli_uses_it_by_default(tmp_path):
-    from engine import model_store, registry
-    from engine.cli import main
-    from engine.imageio import save_image
+    from engine.cli.main import main
+    from engine.imaging.imageio import save_image
+    from engine.store import catalogue, installed
 
-    spec = registry.get_model("demo")
-    assert model_store.status(spec) == "installed"
-    assert {Path(p).resolve() for p in model_store.resolve_files(spec).values()} == {VAE, VAR}
+    spec = catalogue.get_model("demo")
+    assert installed.status(spec) == "installed"
+    assert {Path(p).resolve() for p in installed.resolve_files(spec).values()} == {VAE, VAR}
 
     image = natural_like(96, 128, seed=2)
     mask = np.zeros(image.shape[:2], np.uint8)
@@ -222,7 +222,7 @@ def test_registry_finds_the_shipped_demo_and_the_cli_uses_it_by_default(tmp_path
     named = ["--model", "demo", "--seed", "4", "--out", str(tmp_path / "b.png")]
     assert main(["inpaint", *common, *named]) == 0
 
-    from engine.imageio import load_image
+    from engine.imaging.imageio import load_image
 
     default, explicit = (load_image(tmp_path / n).pixels for n in ("a.png", "b.png"))
     assert np.array_equal(default, explicit), "no --model means the demo model"

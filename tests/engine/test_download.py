@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from engine import download, model_store
-from engine.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.registry import ModelFile, ModelSpec
+from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
+from engine.store import catalogue, download, index, installed, locations, removal, verify
+from engine.store.registry import ModelFile, ModelSpec
 from tests.hub_server import REPO, closed_port_url, payload, serve_hub
 
 
 def _spec(*files: tuple[str, int], model_id: str = "test-model") -> ModelSpec:
-    roles = ("vae", "var", "config")
+    roles = ("vae", "transformer", "config")
     return ModelSpec(
         id=model_id,
         family="var",
@@ -54,9 +54,9 @@ def test_download_reports_progress_and_lands_in_hub_cache(hub):
     paths = download.download_model(spec, events.append, CancelToken())
 
     assert Path(paths["vae"]).read_bytes() == vae
-    assert Path(paths["var"]).read_bytes() == var
+    assert Path(paths["transformer"]).read_bytes() == var
     assert Path(paths["config"]).read_bytes() == config
-    assert model_store.status(spec) == "installed"
+    assert installed.status(spec) == "installed"
     phases = [e.phase for e in events]
     assert phases[0] == "checking" and phases[-1] == "done"
     assert "downloading" in phases and "verifying" in phases
@@ -70,12 +70,12 @@ def test_download_reports_progress_and_lands_in_hub_cache(hub):
     # huggingface_hub itself finds the files offline.
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
-    cache = str(model_store.hub_cache_dir())
+    cache = str(locations.hub_cache_dir())
     local = hf_hub_download(REPO, "var.pth", cache_dir=cache, local_files_only=True)
     assert Path(local).read_bytes() == var
     assert try_to_load_from_cache(REPO, "config.json", cache_dir=cache) == paths["config"]
     # The index recorded hashes, so verify works without the network.
-    checks = model_store.verify(spec)
+    checks = verify.verify(spec)
     assert [c.status for c in checks] == ["ok", "ok", "ok"]
     assert {c.source for c in checks} == {"index"}
     # A second call downloads nothing.
@@ -120,10 +120,10 @@ def test_interrupted_call_leaves_a_partial_file_that_the_next_call_resumes(hub, 
 
     with pytest.raises(UserFacingError, match="try again"):
         download.download_model(spec, None, CancelToken())
-    partial = next((model_store.repo_folder(REPO) / "blobs").glob("*.incomplete"))
+    partial = next((locations.repo_folder(REPO) / "blobs").glob("*.incomplete"))
     kept = partial.stat().st_size
     assert 0 < kept <= 32768
-    assert model_store.status(spec) == "not installed"
+    assert installed.status(spec) == "not installed"
 
     paths = download.download_model(spec, None, CancelToken())
     assert Path(paths["vae"]).read_bytes() == data
@@ -143,17 +143,17 @@ def test_cancel_keeps_partial_file_and_next_call_resumes(hub):
 
     with pytest.raises(JobCancelled):
         download.download_model(spec, cancel_after_first_bytes, token)
-    partial = list((model_store.repo_folder(REPO) / "blobs").glob("*.incomplete"))
+    partial = list((locations.repo_folder(REPO) / "blobs").glob("*.incomplete"))
     assert len(partial) == 1
     kept = partial[0].stat().st_size
     assert 0 < kept < len(data)
-    assert model_store.status(spec) == "not installed"
+    assert installed.status(spec) == "not installed"
 
     hub.delay_s = 0.0
     paths = download.download_model(spec, None, CancelToken())
     assert Path(paths["vae"]).read_bytes() == data
     assert hub.gets("/cdn/")[-1]["range"] == f"bytes={kept}-"
-    assert not list((model_store.repo_folder(REPO) / "blobs").glob("*.incomplete"))
+    assert not list((locations.repo_folder(REPO) / "blobs").glob("*.incomplete"))
 
 
 def test_checksum_mismatch_rejects_the_file(hub):
@@ -164,10 +164,10 @@ def test_checksum_mismatch_rejects_the_file(hub):
     with pytest.raises(UserFacingError, match="var_d99.pth.*checksum"):
         download.download_model(spec, None, CancelToken())
 
-    blobs = model_store.repo_folder(REPO) / "blobs"
+    blobs = locations.repo_folder(REPO) / "blobs"
     assert not [p for p in blobs.iterdir()]  # neither the blob nor a partial file is kept
-    assert model_store.status(spec) == "not installed"
-    assert not model_store.load_index()["files"]
+    assert installed.status(spec) == "not installed"
+    assert not index.load_index()["files"]
 
 
 def test_server_down_gives_offline_message(hub, monkeypatch):
@@ -176,8 +176,8 @@ def test_server_down_gives_offline_message(hub, monkeypatch):
 
     with pytest.raises(UserFacingError, match="offline.*Import from disk"):
         download.download_model(spec, None, CancelToken())
-    assert model_store.status(spec) == "not installed"
-    assert not model_store.load_index()["files"]
+    assert installed.status(spec) == "not installed"
+    assert not index.load_index()["files"]
 
 
 def test_hf_hub_offline_never_touches_the_network(hub, monkeypatch):
@@ -226,16 +226,17 @@ def test_remove_deletes_cache_entries(hub):
     hub.add("vae.pth", data)
     spec = _spec(("vae.pth", len(data)))
     download.download_model(spec, None, CancelToken())
-    assert model_store.disk_usage(spec) == len(data)
+    assert installed.disk_usage(spec) == len(data)
 
-    assert model_store.remove(spec) == len(data)
-    assert model_store.status(spec) == "not installed"
-    assert not list((model_store.repo_folder(REPO) / "blobs").iterdir())
+    assert removal.remove(spec) == len(data)
+    assert installed.status(spec) == "not installed"
+    assert not list((locations.repo_folder(REPO) / "blobs").iterdir())
 
 
 def test_cli_download_of_a_registry_model(hub, capsys):
-    from engine.cli import main
-    from engine.registry import VAR_REPO, get_model
+    from engine.cli.main import main
+    from engine.store.catalogue import get_model
+    from engine.store.registry import VAR_REPO
 
     vae, var = payload(30_000, 10), payload(20_000, 11)
     hub.add("vae_ch160v4096z32.pth", vae, repo=VAR_REPO)
@@ -244,10 +245,11 @@ def test_cli_download_of_a_registry_model(hub, capsys):
     assert main(["models", "download", "var-d16"]) == 0
     captured = capsys.readouterr()
     assert "[2/2] var_d16.pth: downloading" in captured.err and "done: 50.00 kB" in captured.err
-    assert "var: " in captured.out
-    assert model_store.status(get_model("var-d16")) == "installed"
-    assert model_store.status(get_model("var-d20")) == "partial"  # the shared VQVAE is there
-    vae_path, var_path, _ = model_store.resolve_model_choice("var-d16")
+    assert "transformer: " in captured.out
+    assert installed.status(get_model("var-d16")) == "installed"
+    assert installed.status(get_model("var-d20")) == "partial"  # the shared VQVAE is there
+    _, files, _ = catalogue.resolve_model_choice("var-d16")
+    var_path = files["transformer"]
     assert Path(var_path).read_bytes() == var
 
     assert main(["models", "verify"]) == 0

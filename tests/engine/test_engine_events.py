@@ -21,7 +21,7 @@ from engine.api import (
     Sampling,
     ScaleProgress,
 )
-from engine.jobs import Engine
+from engine.service import create_engine
 from tests.tiny_models import TINY_PATCH_NUMS
 
 TERMINAL = (JobFinished, JobFailed, JobCancelled)
@@ -51,7 +51,7 @@ class Recorder:
 @pytest.fixture
 def engine():
     recorder = Recorder()
-    engine = Engine(sink=recorder)
+    engine = create_engine(sink=recorder)
     engine.recorder = recorder
     yield engine
     engine.shutdown()
@@ -59,7 +59,7 @@ def engine():
 
 
 def request(paths, samples=1, **kwargs):
-    model = ModelChoice(vae_path=paths[0], var_path=paths[1], **kwargs)
+    model = ModelChoice.from_files(vae=paths[0], transformer=paths[1], **kwargs)
     return GenerateRequest(model=model, class_label=5, samples=samples, sampling=Sampling(seed=3))
 
 
@@ -135,7 +135,7 @@ def test_broken_sink_does_not_kill_the_worker(tiny_checkpoints):
         calls.append(event)
         raise RuntimeError("listener bug")
 
-    engine = Engine(sink=sink)
+    engine = create_engine(sink=sink)
     try:
         engine.submit(request(tiny_checkpoints))
         engine.submit(request(tiny_checkpoints))
@@ -150,8 +150,8 @@ def test_broken_sink_does_not_kill_the_worker(tiny_checkpoints):
 
 def test_engine_never_imports_qt():
     code = (
-        "import sys, engine.jobs, engine.pipelines.generate, engine.pipelines.inpaint, "
-        "engine.pipelines.outpaint, engine.cli\n"
+        "import sys, engine.service, engine.pipelines.generate, engine.pipelines.inpaint, "
+        "engine.pipelines.outpaint, engine.cli.main\n"
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'PyQt', 'shiboken', 'app'))]\n"
         "assert not bad, bad"
     )

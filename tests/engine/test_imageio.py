@@ -15,9 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from engine import imageio
-from engine.cancel import UserFacingError
-from engine.imageio import (
+from engine.imaging import imageio
+from engine.imaging.imageio import (
     NOTE_16BIT,
     NOTE_CMYK,
     NOTE_PALETTE,
@@ -28,6 +27,7 @@ from engine.imageio import (
     save_image,
     to_rgb,
 )
+from engine.runtime.cancel import UserFacingError
 
 ORIENTATION = 0x0112
 MAKE = 0x010F

@@ -11,14 +11,15 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest, Sampling
-from engine.cancel import UserFacingError
-from engine.cli import main, run_blocking
-from engine.masks import grow_mask
+from engine.cli.common import run_blocking
+from engine.cli.main import main
+from engine.imaging.masks import grow_mask
+from engine.runtime.cancel import UserFacingError
 from tests.recipes import FIXTURES
 
 
 def choice(paths) -> ModelChoice:
-    return ModelChoice(vae_path=paths[0], var_path=paths[1])
+    return ModelChoice.from_files(vae=paths[0], transformer=paths[1])
 
 
 def random_image(rng, h, w, channels=3) -> np.ndarray:
@@ -34,8 +35,8 @@ def test_reproduces_the_reference_zero_shot_inpainting(fixture_checkpoints):
     mask = np.zeros((256, 256), bool)
     mask[64:176, 64:176] = True  # rows/cols round(0.25*16)..round(0.7*16) tokens, in pixels
     request = InpaintRequest(
-        model=ModelChoice(vae_path=fixture_checkpoints["vae.pth"],
-                          var_path=fixture_checkpoints["var.pth"]),
+        model=ModelChoice.from_files(vae=fixture_checkpoints["vae.pth"],
+                                     transformer=fixture_checkpoints["var.pth"]),
         image=rgb, mask=mask, class_label=1000,
         sampling=Sampling(cfg=3, top_k=900, top_p=0.95, seed=0),
         grow_px=0, feather_px=0, color_match=False, token_rule="reference",
@@ -89,8 +90,8 @@ def test_masked_tokens_are_sampled_and_kept_ones_come_from_the_source(tiny_check
     everything = (
         run_blocking(InpaintRequest(mask=np.ones((64, 64), bool), **base)).variations[0].tokens
     )
-    from engine.model_cache import load_model
-    from engine.tensors import image_to_tensor
+    from engine.imaging.tensors import image_to_tensor
+    from engine.store.loaders import load_model
 
     model = load_model(*tiny_checkpoints)
     with torch.inference_mode():

@@ -10,9 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.cancel import UserFacingError
-from engine.loading import read_state_dict, sha256_file
-from engine.model_cache import build_models, load_model
+from engine.models.var.build import build_models
+from engine.runtime.cancel import UserFacingError
+from engine.store.checkpoint import read_state_dict, sha256_file
+from engine.store.loaders import load_model
 
 
 class Payload:
@@ -109,7 +110,7 @@ def test_no_loaded_tensor_keeps_the_first_mapping_alive(tiny_checkpoints, tmp_pa
     assert hi - lo <= vae.stat().st_size, "torch.load(mmap=True) maps the file in one piece"
     vqvae, _ = build_models(first, load_file(tiny_checkpoints[1]))
     vqvae.use_channels_last_decoder()
-    from engine.model_cache import remap_untouched
+    from engine.store.loaders import remap_untouched
 
     remap_untouched(vqvae, str(vae))
     inside = [k for k, t in vqvae.state_dict().items() if lo <= t.data_ptr() < hi]
@@ -123,6 +124,6 @@ def test_no_loaded_tensor_keeps_the_first_mapping_alive(tiny_checkpoints, tmp_pa
 def test_heap_is_trimmed_between_jobs_on_linux():
     import sys
 
-    from engine.memory import trim_heap
+    from engine.runtime.memory import trim_heap
 
     assert trim_heap() is sys.platform.startswith("linux")

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.cancel import UserFacingError
-from engine.masks import (
+from engine.imaging.masks import (
     EMPTY_MASK_MESSAGE,
     feather_mask,
     footprint_any,
@@ -19,6 +18,7 @@ from engine.masks import (
     require_nonempty,
     token_keep_mask,
 )
+from engine.runtime.cancel import UserFacingError
 
 
 def random_mask(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

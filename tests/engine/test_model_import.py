@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import model_import, model_store
-from engine.cancel import UserFacingError
-from engine.registry import get_model
+from engine.runtime.cancel import UserFacingError
+from engine.store import catalogue, index, installed, locations, removal, verify
+from engine.store import importing as model_import
+from engine.store.catalogue import get_model
 
 
 @pytest.fixture(autouse=True)
@@ -73,15 +74,16 @@ def test_folder_of_released_files_is_registered_without_moving_them(tmp_path):
     ids = model_import.import_path(folder)
 
     assert "var-d16" in ids and "var-d36-512" in ids  # the VQVAE serves every VAR depth
-    assert model_store.status(get_model("var-d16")) == "installed"
-    assert model_store.status(get_model("var-d20")) == "partial"
+    assert installed.status(get_model("var-d16")) == "installed"
+    assert installed.status(get_model("var-d20")) == "partial"
     assert {p.name: _sha(p) for p in folder.iterdir()} == before  # user's files untouched
-    vae, var, patch_nums = model_store.resolve_model_choice("var-d16")
-    assert Path(var).is_relative_to(model_store.models_dir() / "var-d16")
-    assert Path(vae).is_relative_to(model_store.models_dir() / "shared")
+    _, files, patch_nums = catalogue.resolve_model_choice("var-d16")
+    vae, var = files["vae"], files["transformer"]
+    assert Path(var).is_relative_to(locations.models_dir() / "var-d16")
+    assert Path(vae).is_relative_to(locations.models_dir() / "shared")
     assert os.path.samefile(var, folder / "var_d16.pth")  # hard link, no second copy
     assert patch_nums == (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
-    checks = model_store.verify(get_model("var-d16"))
+    checks = verify.verify(get_model("var-d16"))
     assert [c.status for c in checks] == ["ok", "ok"]
 
 
@@ -95,10 +97,10 @@ def test_renamed_files_release_names_win_and_unknown_names_become_custom(tmp_pat
     assert model_import.import_path(folder) == sorted(
         ["var-d16", "var-d20", "var-d24", "var-d30", "var-d36-512", "custom-finetuned"]
     )
-    assert model_store.resolve_files(get_model("var-d20"))["var"].endswith("var_d20.pth")
+    assert installed.resolve_files(get_model("var-d20"))["transformer"].endswith("var_d20.pth")
     custom = get_model("custom-finetuned")
     assert custom.patch_nums == (1, 2, 3, 4, 5, 6, 8, 10, 13, 16) and custom.resolution == 256
-    assert model_store.status(custom) == "installed"  # paired with the released VQVAE
+    assert installed.status(custom) == "installed"  # paired with the released VQVAE
 
 
 def _hub_copy(root: Path, checkpoint: Path, blob_name: str | None = None) -> Path:
@@ -123,7 +125,7 @@ def test_hub_cache_copy_is_imported_and_checked_against_blob_names(tmp_path):
     _hub_copy(tmp_path / "copy", good)
 
     assert "var-d16" in model_import.import_path(tmp_path / "copy")
-    record = model_store.load_index()["files"]["FoundationVision/var/vae_ch160v4096z32.pth"]
+    record = index.load_index()["files"]["FoundationVision/var/vae_ch160v4096z32.pth"]
     assert record["sha256"] == digest and Path(record["path"]).is_file()
 
     damaged = _hub_copy(tmp_path / "other", bad, blob_name=digest)
@@ -138,7 +140,7 @@ def test_wrong_keys_are_refused_naming_the_file(tmp_path):
     save_file({"foo.weight": torch.zeros(2, 2)}, str(path))
     with pytest.raises(UserFacingError, match="mystery.safetensors.*not a checkpoint"):
         model_import.import_path(path)
-    assert model_store.load_index()["files"] == {}
+    assert index.load_index()["files"] == {}
 
 
 def test_release_name_with_wrong_shapes_is_refused(tmp_path, tiny_checkpoints):
@@ -164,7 +166,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
     with pytest.raises(UserFacingError, match="var_d16.pth.*refused"):
         model_import.import_path(folder)
     assert not marker.exists()
-    assert model_store.load_index()["files"] == {}  # nothing half-registered
+    assert index.load_index()["files"] == {}  # nothing half-registered
 
 
 def test_custom_pair_gets_a_custom_id_and_loads(tiny_checkpoints, tmp_path):
@@ -177,16 +179,18 @@ def test_custom_pair_gets_a_custom_id_and_loads(tiny_checkpoints, tmp_path):
     assert model_import.import_path(folder) == ["custom-tiny"]
 
     spec = get_model("custom-tiny")
-    assert spec.custom and spec.patch_nums == (1, 2, 3, 4) and spec.resolution > 0
-    assert model_store.status(spec) == "installed"
-    vae_path, var_path, patch_nums = model_store.resolve_model_choice("custom-tiny")
-    from engine.model_cache import load_model
+    assert spec.custom and spec.patch_nums == (1, 2, 3, 4)
+    assert spec.resolution == 64  # 4 tokens × 16 px
+    assert installed.status(spec) == "installed"
+    _, files, patch_nums = catalogue.resolve_model_choice("custom-tiny")
+    vae_path, var_path = files["vae"], files["transformer"]
+    from engine.store.loaders import load_model
 
     loaded = load_model(vae_path, var_path, patch_nums=patch_nums)
     assert loaded.patch_nums == (1, 2, 3, 4)
 
-    assert [c.status for c in model_store.verify(spec)] == ["ok", "ok"]
-    model_store.remove(spec)
+    assert [c.status for c in verify.verify(spec)] == ["ok", "ok"]
+    removal.remove(spec)
     with pytest.raises(UserFacingError, match="Unknown model 'custom-tiny'"):
         get_model("custom-tiny")
     assert Path(vae).is_file() and Path(var).is_file()
@@ -199,7 +203,7 @@ def test_custom_var_without_its_vqvae_is_refused(tiny_checkpoints, tmp_path):
 
 
 def test_cli_import_verify_remove(tmp_path, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     folder = tmp_path / "usb"
     folder.mkdir()
@@ -213,17 +217,17 @@ def test_cli_import_verify_remove(tmp_path, capsys):
     assert main(["models", "verify", "var-d16"]) == 0
     assert capsys.readouterr().out.count(" ok (against index)") == 2
 
-    installed = Path(model_store.resolve_files(get_model("var-d16"))["var"])
-    installed.unlink()
-    installed.write_bytes(b"tampered")
+    tampered = Path(installed.resolve_files(get_model("var-d16"))["transformer"])
+    tampered.unlink()
+    tampered.write_bytes(b"tampered")
     assert main(["models", "verify", "var-d16"]) == 1
     assert "mismatch" in capsys.readouterr().out
 
     assert main(["models", "remove", "var-d16"]) == 0
-    assert model_store.status(get_model("var-d16")) == "not installed"
+    assert installed.status(get_model("var-d16")) == "not installed"
     assert (folder / "var_d16.pth").is_file()
     # No other VAR model had its transformer installed, so the shared VQVAE went too.
-    assert model_store.status(get_model("var-d20")) == "not installed"
+    assert installed.status(get_model("var-d20")) == "not installed"
     assert (folder / "vae_ch160v4096z32.pth").is_file()
     assert main(["models", "list"]) == 0
     assert "var-d16" in capsys.readouterr().out
@@ -237,6 +241,6 @@ def test_shared_vqvae_stays_while_another_model_uses_it(tmp_path):
     torch.save(released_var_state(20), folder / "var_d20.pth")
     model_import.import_path(folder)
 
-    model_store.remove(get_model("var-d16"))
-    assert model_store.status(get_model("var-d16")) == "partial"  # only the shared VQVAE left
-    assert model_store.status(get_model("var-d20")) == "installed"
+    removal.remove(get_model("var-d16"))
+    assert installed.status(get_model("var-d16")) == "partial"  # only the shared VQVAE left
+    assert installed.status(get_model("var-d20")) == "installed"

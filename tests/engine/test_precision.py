@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.cancel import UserFacingError
-from engine.devices import resolve_device, resolve_dtype
-from engine.model_cache import load_model
-from engine.sampling import sample_scales
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.devices import resolve_device, resolve_dtype
+from engine.samplers.var import sample_scales
+from engine.store.loaders import load_model
 
 
 @pytest.mark.parametrize("dtype", ["bf16", "fp16"])

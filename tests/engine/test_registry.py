@@ -7,16 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import model_store
-from engine.cancel import UserFacingError
-from engine.registry import (
-    VAR_REPO,
-    VAR_VAE,
-    all_models,
-    get_model,
-    memory_estimate_gb,
-    specs_using,
-)
+from engine.runtime.cancel import UserFacingError
+from engine.store import catalogue, index, installed, locations, removal
+from engine.store.catalogue import all_models, get_model
+from engine.store.registry import VAR_REPO, VAR_VAE, memory_estimate_gb, specs_using
 
 RELEASED_IDS = [
     "var-d16",
@@ -53,15 +47,15 @@ def test_var_models_are_the_shared_vqvae_plus_their_transformer():
         assert spec.resolution == 256 and spec.patch_nums[-1] == 16
         assert spec.license == "MIT"
     d36 = get_model("var-d36-512")
-    assert d36.file("var").filename == "var_d36.pth"
+    assert d36.file("transformer").filename == "var_d36.pth"
     assert d36.resolution == 512 and d36.patch_nums == (1, 2, 3, 4, 6, 9, 13, 18, 24, 32)
     assert len(specs_using(VAR_VAE)) == 5
 
 
 def test_sizes_follow_the_reference():
-    assert get_model("var-d16").file("var").size_bytes == 1_243_133_301
+    assert get_model("var-d16").file("transformer").size_bytes == 1_243_133_301
     assert abs(VAR_VAE.size_bytes - 436e6) < 1e6  # the hub page says 436 MB
-    assert get_model("var-d30").file("var").size_bytes > 8e9
+    assert get_model("var-d30").file("transformer").size_bytes > 8e9
     infinity = get_model("infinity-2b")
     assert {f.role for f in infinity.files} >= {"vae", "transformer", "t5:config.json"}
     assert infinity.file("vae").filename == "infinity_vae_d32reg.pth"
@@ -75,7 +69,7 @@ def test_sizes_follow_the_reference():
 
 
 def test_unpublished_model_is_flagged_and_not_downloadable():
-    from engine.download import download_model
+    from engine.store.download import download_model
 
     spec = get_model("varedit-2b-512")
     assert not spec.published
@@ -106,49 +100,52 @@ def test_memory_estimates():
 def test_demo_status_follows_the_shipped_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("FINESCALE_DEMO_DIR", str(tmp_path / "demo"))
     demo = get_model("demo")
-    assert model_store.status(demo) == "not installed"
+    assert installed.status(demo) == "not installed"
     with pytest.raises(UserFacingError, match="demo model is not included"):
-        model_store.resolve_model_choice("demo")
+        catalogue.resolve_model_choice("demo")
     (tmp_path / "demo").mkdir()
     for name in ("vae.safetensors", "var.safetensors"):
         (tmp_path / "demo" / name).write_bytes(b"x")
-    assert model_store.status(demo) == "installed"
-    vae, var, _ = model_store.resolve_model_choice("demo")
+    assert installed.status(demo) == "installed"
+    _, files, _ = catalogue.resolve_model_choice("demo")
+    vae, var = files["vae"], files["transformer"]
     assert Path(vae).name == "vae.safetensors" and Path(var).name == "var.safetensors"
     with pytest.raises(UserFacingError, match="cannot be removed"):
-        model_store.remove(demo)
+        removal.remove(demo)
 
 
 def test_not_installed_and_non_var_models_explain_themselves():
     with pytest.raises(UserFacingError, match="finescale models download var-d16"):
-        model_store.resolve_model_choice("var-d16")
+        catalogue.resolve_model_choice("var-d16")
     with pytest.raises(UserFacingError, match="not a VAR model"):
-        model_store.resolve_model_choice("varedit-8b-512")
+        catalogue.resolve_model_choice("infinity-2b")
+    with pytest.raises(UserFacingError, match="finescale models download varedit-8b-512"):
+        catalogue.resolve_model_choice("varedit-8b-512")
 
 
 def test_locations_are_read_at_call_time(tmp_path, monkeypatch):
-    assert model_store.hub_cache_dir() == tmp_path / "hf" / "hub"
+    assert locations.hub_cache_dir() == tmp_path / "hf" / "hub"
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))
-    assert model_store.hub_cache_dir() == tmp_path / "elsewhere"
-    assert model_store.models_dir() == tmp_path / "data" / "models"
+    assert locations.hub_cache_dir() == tmp_path / "elsewhere"
+    assert locations.models_dir() == tmp_path / "data" / "models"
     monkeypatch.delenv("FINESCALE_DATA_DIR")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     import sys
 
     if sys.platform.startswith("linux"):
-        assert model_store.data_dir() == tmp_path / "xdg" / "finescale"
+        assert locations.data_dir() == tmp_path / "xdg" / "finescale"
 
 
 def test_damaged_index_is_set_aside(tmp_path):
-    model_store.index_path().parent.mkdir(parents=True)
-    model_store.index_path().write_text("{not json")
-    assert model_store.load_index()["files"] == {}
-    model_store.record_files({"a/b": {"path": "/nowhere", "sha256": "0" * 64}})
-    assert "a/b" in json.loads(model_store.index_path().read_text())["files"]
+    locations.index_path().parent.mkdir(parents=True)
+    locations.index_path().write_text("{not json")
+    assert index.load_index()["files"] == {}
+    index.record_files({"a/b": {"path": "/nowhere", "sha256": "0" * 64}})
+    assert "a/b" in json.loads(locations.index_path().read_text())["files"]
 
 
 def test_cli_models_list(capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     assert main(["models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

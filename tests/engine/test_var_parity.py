@@ -14,9 +14,10 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from engine.model_cache import load_model
-from engine.sampling import sample_scales, teacher_force
-from engine.tensors import image_to_tensor
+from engine.imaging.tensors import image_to_tensor
+from engine.samplers.hooks import teacher_force
+from engine.samplers.var import sample_scales
+from engine.store.loaders import load_model
 from tests.recipes import FIXTURES
 
 SETTINGS = json.loads((FIXTURES / "config.json").read_text())["sampling"]

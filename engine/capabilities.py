@@ -1,0 +1,111 @@
+"""One table of what each model family can do and the settings each task starts from.
+
+The CLI's defaults, the requests' defaults, the GUI's mode list, its enabled states and its
+"why disabled" tooltips all read this table, so they cannot drift apart. Pure data: importing it
+costs nothing (the GUI reads it before torch is loaded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# task key -> label shown to the user (the GUI's mode list, in this order)
+TASKS: dict[str, str] = {
+    "inpaint": "In-paint",
+    "outpaint": "Out-paint",
+    "edit": "Edit by instruction",
+    "upscale": "Upscale",
+    "generate": "Generate",
+}
+
+
+@dataclass(frozen=True)
+class SamplingDefaults:
+    """What a task's sampler starts from; names as in :class:`engine.api.Sampling`."""
+
+    cfg: float
+    top_k: int = 900
+    top_p: float = 0.95
+    tau: float = 1.0
+    smooth: bool = False
+
+    def as_kwargs(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    sampling: SamplingDefaults
+    grow_px: int = 4
+    feather_px: int = 8
+
+
+# VAR's released sampling settings: generation as in the reference sampler's fixtures, masked
+# tasks with a stronger guidance that keeps fills on the class (the official notebook's cfg 3).
+VAR_DEFAULTS: dict[str, TaskDefaults] = {
+    "generate": TaskDefaults(SamplingDefaults(cfg=1.5, top_p=0.96)),
+    "inpaint": TaskDefaults(SamplingDefaults(cfg=3.0)),
+    "outpaint": TaskDefaults(SamplingDefaults(cfg=3.0)),
+}
+
+
+# VAREdit's demo settings (infer.generate_image, the Gradio app): cfg 4, tau 0.5, top-p 0.97.
+VAREDIT_DEFAULTS: dict[str, TaskDefaults] = {
+    "edit": TaskDefaults(SamplingDefaults(cfg=4.0, top_p=0.97, tau=0.5), grow_px=8, feather_px=8),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: the tasks it runs here and what it is conditioned on."""
+
+    name: str
+    tasks: frozenset[str]
+    defaults: dict[str, TaskDefaults]
+    condition: str  # "class" | "text" | "none"
+    runnable: bool = True  # False: known to the registry, not yet runnable in this version
+
+
+FAMILIES: dict[str, Family] = {
+    "var": Family("VAR", frozenset(VAR_DEFAULTS), VAR_DEFAULTS, "class"),
+    "demo": Family("Demo VAR", frozenset(VAR_DEFAULTS), VAR_DEFAULTS, "class"),
+    "quick-fill": Family(
+        "Quick fill", frozenset({"inpaint"}), {"inpaint": VAR_DEFAULTS["inpaint"]}, "none"
+    ),
+    "infinity": Family("Infinity", frozenset(), {}, "text", runnable=False),
+    "varedit": Family("VAREdit", frozenset(VAREDIT_DEFAULTS), VAREDIT_DEFAULTS, "text"),
+}
+
+# Why a task cannot run when no installed model offers it.
+MISSING_MODEL: dict[str, str] = {
+    "edit": "Needs an instruction-editing model (VAREdit + flan-t5-xl): open Models to import one.",
+    "upscale": "Upscaling is not available yet in this version.",
+}
+NO_MODEL = "Needs a model — open Models to import or download one."
+
+
+def family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise KeyError(f"unknown model family {name!r}") from None
+
+
+def task_defaults(family_name: str, task: str) -> TaskDefaults:
+    """The defaults of ``task`` on ``family_name``; a family without them uses VAR's."""
+    return family(family_name).defaults.get(task) or VAR_DEFAULTS.get(task, VAR_DEFAULTS["inpaint"])
+
+
+def why_not(family_name: str | None, task: str, model_label: str = "") -> str | None:
+    """Why a model of ``family_name`` cannot run ``task`` (``None`` when it can)."""
+    if family_name is None:
+        return MISSING_MODEL.get(task, NO_MODEL)
+    info = family(family_name)
+    if task in info.tasks and info.runnable:
+        return None
+    if task in MISSING_MODEL and not any(task in f.tasks and f.runnable for f in FAMILIES.values()):
+        return MISSING_MODEL[task]
+    label = model_label or info.name
+    if task in MISSING_MODEL:  # the GUI cannot know whether one is installed: say which kind
+        return f"{label} cannot {TASKS[task].lower()}. {MISSING_MODEL[task]}"
+    return f"{label} cannot {TASKS[task].lower()}; pick another model."

@@ -1,0 +1,37 @@
+"""``finescale generate``: class-conditional images from a VAR model."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.api import GenerateRequest
+from engine.cli.common import (
+    add_model_arguments,
+    add_sampling_arguments,
+    model_choice,
+    print_progress,
+    run_blocking,
+    sampling,
+    save_variations,
+)
+
+
+def _generate(args: argparse.Namespace) -> None:
+    request = GenerateRequest(
+        model=model_choice(args),
+        class_label=args.class_label,
+        samples=args.samples,
+        sampling=sampling(args),
+    )
+    result = run_blocking(request, print_progress)
+    save_variations(result, args.out, overwrite=args.overwrite)
+
+
+def add_generate_parser(commands) -> None:
+    gen = commands.add_parser("generate", help="class-conditional generation")
+    add_model_arguments(gen)
+    gen.add_argument("--class", dest="class_label", type=int, default=1000, help="0-999, 1000=any")
+    add_sampling_arguments(gen, "generate")
+    gen.add_argument("--out", required=True, help="output PNG (suffix _1.._N with --samples)")
+    gen.add_argument("--overwrite", action="store_true")
+    gen.set_defaults(handler=_generate)

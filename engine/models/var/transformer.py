@@ -1,0 +1,222 @@
+"""VAR transformer (next-scale prediction), inference only, released state-dict layout.
+
+Legend: B batch, L tokens of all scales, l tokens of the current scale, C width, D condition
+width (= C), V vocabulary, H heads. Blocks are AdaLN-conditioned on the class embedding; the
+attention is L2-normalised with a learned per-head temperature (``scale_mul_1H11``). At inference
+each scale attends to the cached keys/values of all coarser scales and itself (block-causal).
+Embeddings, the head and the logits stay float32 whatever the blocks run in, like the reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.models.layers import embedding
+from engine.models.var.schedules import PATCH_NUMS_256
+
+
+@dataclass(frozen=True)
+class VARConfig:
+    depth: int = 16
+    embed_dim: int = 1024
+    num_heads: int = 16
+    vocab_size: int = 4096
+    z_channels: int = 32
+    num_classes: int = 1000
+    patch_nums: tuple[int, ...] = PATCH_NUMS_256
+    shared_aln: bool = False
+    mlp_ratio: float = 4.0
+    norm_eps: float = 1e-6
+
+    @property
+    def seq_len(self) -> int:
+        return sum(pn * pn for pn in self.patch_nums)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, embed_dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads, self.head_dim = num_heads, embed_dim // num_heads
+        self.scale_mul_1H11 = nn.Parameter(torch.full((1, num_heads, 1, 1), math.log(4.0)))
+        self.max_scale_mul = math.log(100)
+        self.mat_qkv = nn.Linear(embed_dim, 3 * embed_dim, bias=False)
+        self.q_bias = nn.Parameter(torch.zeros(embed_dim))
+        self.v_bias = nn.Parameter(torch.zeros(embed_dim))
+        self.register_buffer("zero_k_bias", torch.zeros(embed_dim))
+        self.proj = nn.Linear(embed_dim, embed_dim)
+        self.cached_k: torch.Tensor | None = None
+        self.cached_v: torch.Tensor | None = None
+        self.caching = False
+
+    def forward(self, x: torch.Tensor, attn_bias: torch.Tensor | None) -> torch.Tensor:
+        B, L, C = x.shape
+        bias = torch.cat((self.q_bias, self.zero_k_bias, self.v_bias))
+        qkv = F.linear(x, self.mat_qkv.weight, bias).view(B, L, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each B H L c
+        scale_mul = self.scale_mul_1H11.clamp_max(self.max_scale_mul).exp()
+        q = F.normalize(q, dim=-1).mul(scale_mul)
+        k = F.normalize(k, dim=-1)
+        if self.caching:
+            if self.cached_k is not None:
+                k = torch.cat((self.cached_k, k), dim=2)
+                v = torch.cat((self.cached_v, v), dim=2)
+            self.cached_k, self.cached_v = k, v
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias, scale=1.0)
+        return self.proj(out.transpose(1, 2).reshape(B, L, C))
+
+
+class FFN(nn.Module):
+    def __init__(self, embed_dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(embed_dim, hidden)
+        self.fc2 = nn.Linear(hidden, embed_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
+class AdaLNSelfAttn(nn.Module):
+    """Transformer block; gamma/scale/shift for both sub-layers come from the condition."""
+
+    def __init__(self, cfg: VARConfig):
+        super().__init__()
+        C = cfg.embed_dim
+        self.C = C
+        self.attn = SelfAttention(C, cfg.num_heads)
+        self.ffn = FFN(C, round(C * cfg.mlp_ratio))
+        self.ln_wo_grad = nn.LayerNorm(C, eps=cfg.norm_eps, elementwise_affine=False)
+        self.shared_aln = cfg.shared_aln
+        if cfg.shared_aln:
+            self.ada_gss = nn.Parameter(torch.zeros(1, 1, 6, C))
+        else:
+            self.ada_lin = nn.Sequential(nn.SiLU(), nn.Linear(C, 6 * C))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, attn_bias: torch.Tensor | None):
+        if self.shared_aln:
+            mods = (self.ada_gss + cond).unbind(2)  # cond is already (B, 1, 6, C)
+        else:
+            mods = self.ada_lin(cond).view(-1, 1, 6, self.C).unbind(2)
+        gamma1, gamma2, scale1, scale2, shift1, shift2 = mods
+        h = self.ln_wo_grad(x).mul(scale1.add(1)).add_(shift1)
+        x = x + self.attn(h, attn_bias).mul_(gamma1)
+        h = self.ln_wo_grad(x).mul(scale2.add(1)).add_(shift2)
+        return x + self.ffn(h).mul(gamma2)
+
+
+class SharedAdaLin(nn.Linear):
+    def forward(self, cond_BD: torch.Tensor) -> torch.Tensor:
+        return super().forward(cond_BD).view(-1, 1, 6, self.out_features // 6)
+
+
+class AdaLNBeforeHead(nn.Module):
+    def __init__(self, C: int, eps: float):
+        super().__init__()
+        self.C = C
+        self.ln_wo_grad = nn.LayerNorm(C, eps=eps, elementwise_affine=False)
+        self.ada_lin = nn.Sequential(nn.SiLU(), nn.Linear(C, 2 * C))
+
+    def forward(self, x_BLC: torch.Tensor, cond_BD: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.ada_lin(cond_BD).view(-1, 1, 2, self.C).unbind(2)
+        return self.ln_wo_grad(x_BLC).mul(scale.add(1)).add_(shift)
+
+
+def _level_index(patch_nums: Sequence[int]) -> torch.Tensor:
+    return torch.cat(
+        [torch.full((pn * pn,), si, device="cpu") for si, pn in enumerate(patch_nums)]
+    ).view(1, -1)
+
+
+class VAR(nn.Module):
+    """Released keys: ``word_embed``, ``class_emb``, ``pos_start``, ``pos_1LC``, ``lvl_embed``,
+    ``blocks.*``, ``head_nm``, ``head`` (+ ``shared_ada_lin`` for d36) and the buffers
+    ``lvl_1L`` / ``attn_bias_for_masking``."""
+
+    def __init__(self, cfg: VARConfig):
+        super().__init__()
+        self.cfg = cfg
+        C, L = cfg.embed_dim, cfg.seq_len
+        first_l = cfg.patch_nums[0] ** 2
+        self.word_embed = nn.Linear(cfg.z_channels, C)
+        self.class_emb = embedding(cfg.num_classes + 1, C)  # last row = unconditional
+        self.pos_start = nn.Parameter(torch.zeros(1, first_l, C))
+        self.pos_1LC = nn.Parameter(torch.zeros(1, L, C))
+        self.lvl_embed = embedding(len(cfg.patch_nums), C)
+        if cfg.shared_aln:
+            self.shared_ada_lin = nn.Sequential(nn.SiLU(), SharedAdaLin(C, 6 * C))
+        else:
+            self.shared_ada_lin = nn.Identity()
+        self.blocks = nn.ModuleList(AdaLNSelfAttn(cfg) for _ in range(cfg.depth))
+        self.head_nm = AdaLNBeforeHead(C, cfg.norm_eps)
+        self.head = nn.Linear(C, cfg.vocab_size)
+        lvl_1L = _level_index(cfg.patch_nums)
+        self.register_buffer("lvl_1L", lvl_1L)
+        visible = lvl_1L.view(L, 1) >= lvl_1L.view(1, L)
+        bias = torch.where(visible, 0.0, -torch.inf).reshape(1, 1, L, L)
+        self.register_buffer("attn_bias_for_masking", bias.contiguous())
+
+    @property
+    def block_dtype(self) -> torch.dtype:
+        return self.blocks[0].attn.mat_qkv.weight.dtype
+
+    def set_block_dtype(self, dtype: torch.dtype) -> None:
+        """Run the blocks in ``dtype``; embeddings, head and logits stay float32."""
+        self.blocks.to(dtype)
+        self.shared_ada_lin.to(dtype)
+
+    @contextlib.contextmanager
+    def kv_cache(self) -> Iterator[None]:
+        """Enable per-block KV caches; always cleared, even if sampling is cancelled."""
+        for block in self.blocks:
+            block.attn.caching, block.attn.cached_k, block.attn.cached_v = True, None, None
+        try:
+            yield
+        finally:
+            for block in self.blocks:
+                block.attn.caching, block.attn.cached_k, block.attn.cached_v = False, None, None
+
+    def lvl_pos(self) -> torch.Tensor:
+        """Level + position embedding of every token, (1, L, C)."""
+        return self.lvl_embed(self.lvl_1L) + self.pos_1LC
+
+    def first_tokens(self, cond_BD: torch.Tensor, lvl_pos: torch.Tensor) -> torch.Tensor:
+        """The first scale's input: start-of-sequence = class embedding + pos_start."""
+        first_l = self.pos_start.shape[1]
+        B = cond_BD.shape[0]
+        return (
+            cond_BD.unsqueeze(1).expand(B, first_l, -1)
+            + self.pos_start.expand(B, first_l, -1)
+            + lvl_pos[:, :first_l]
+        )
+
+    def run_blocks(
+        self, x_BLC: torch.Tensor, cond_BD: torch.Tensor, attn_bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Blocks then head; returns float32 logits (B, l, V)."""
+        dtype = self.block_dtype
+        cond = self.shared_ada_lin(cond_BD.to(dtype))
+        x = x_BLC.to(dtype)
+        bias = None if attn_bias is None else attn_bias.to(dtype)
+        for block in self.blocks:
+            x = block(x, cond, bias)
+        return self.head(self.head_nm(x.float(), cond_BD).float()).float()
+
+    def forward(self, label_B: torch.Tensor, x_BLCv_wo_first_l: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits for a whole known pyramid (training path; used for parity)."""
+        cond_BD = self.class_emb(label_B)
+        lvl_pos = self.lvl_pos()
+        x = torch.cat(
+            (
+                cond_BD.unsqueeze(1) + self.pos_start.expand(label_B.shape[0], -1, -1),
+                self.word_embed(x_BLCv_wo_first_l.float()),
+            ),
+            dim=1,
+        )
+        x = x + lvl_pos
+        return self.run_blocks(x, cond_BD, self.attn_bias_for_masking)

@@ -1,0 +1,100 @@
+"""Safe checkpoint reading: safetensors or ``torch.load(weights_only=True)``, never full unpickling.
+
+Released VAR checkpoints are plain ``torch.save(state_dict)`` pickles; ``weights_only=True`` only
+rebuilds tensors and containers, so a tampered file with a ``__reduce__`` payload is refused
+instead of executed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Callable, Mapping
+
+import torch
+
+from engine.runtime.cancel import UserFacingError
+from engine.store.hashing import sha256_file
+
+Progress = Callable[[int, int], None]
+
+
+def read_state_dict(
+    path: str,
+    expected_sha256: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, torch.Tensor]:
+    """Read a checkpoint into a ``{key: tensor}`` dict on the CPU.
+
+    ``.safetensors`` files are memory-mapped (no fp32 copy spike); anything else goes through
+    ``torch.load(weights_only=True, mmap=True)``. A wrong sha256, a truncated file or a pickle
+    that tries to run code raises ``UserFacingError`` naming the file.
+    """
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise UserFacingError(f"{name}: checkpoint file not found ({path}).")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise UserFacingError(f"{name}: the checkpoint file is empty.")
+    if expected_sha256 is not None:
+        actual = sha256_file(path, progress)
+        if actual.lower() != expected_sha256.lower():
+            raise UserFacingError(
+                f"{name}: checksum mismatch (the file is damaged or was altered); "
+                "download or import it again."
+            )
+    if path.endswith(".safetensors"):
+        state = _read_safetensors(path, name)
+    else:
+        state = _read_torch_pickle(path, name)
+    if progress is not None:
+        progress(size, size)
+    return state
+
+
+def _read_safetensors(path: str, name: str) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return dict(load_file(path, device="cpu"))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise UserFacingError(f"{name}: not a readable safetensors checkpoint ({exc}).") from exc
+
+
+def _read_torch_pickle(path: str, name: str) -> dict[str, torch.Tensor]:
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+    except pickle.UnpicklingError as exc:
+        raise UserFacingError(
+            f"{name}: refused to load: the file contains code or objects other than tensors, "
+            "which a model checkpoint never needs."
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise UserFacingError(f"{name}: the checkpoint is truncated or corrupt ({exc}).") from exc
+    return _as_flat_state_dict(loaded, name)
+
+
+def _is_zip(path: str) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def _as_flat_state_dict(loaded: object, name: str) -> dict[str, torch.Tensor]:
+    """Accept a bare state dict, or one nested under a common wrapper key."""
+    if isinstance(loaded, Mapping):
+        for wrapper in ("state_dict", "model", "trainer", "vae"):  # vae: Infinity's BSQ VAE
+            inner = loaded.get(wrapper)
+            if (
+                isinstance(inner, Mapping)
+                and inner
+                and not isinstance(next(iter(inner.values())), Mapping)
+            ):
+                loaded = inner
+                break
+        if all(isinstance(value, torch.Tensor) for value in loaded.values()):
+            return dict(loaded)
+    raise UserFacingError(f"{name}: not a model checkpoint (expected a dictionary of tensors).")

@@ -1,0 +1,114 @@
+"""Turn checkpoint files into a loaded model of their family: read, check, build, place.
+
+``FAMILY_LOADERS`` is the one place that maps a family name to the function building it from
+its files by role; the model cache calls it, pipelines never do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+import torch
+
+from engine.models.family import FamilyModel
+from engine.models.var.build import build_models
+from engine.models.var.family import VarModel
+from engine.runtime.cancel import UserFacingError
+from engine.runtime.devices import resolve_device, resolve_dtype
+from engine.store.checkpoint import read_state_dict
+from engine.store.infinity import load_varedit_files
+
+Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
+FamilyLoader = Callable[..., FamilyModel]
+
+
+def load_model(
+    vae_path: str,
+    var_path: str,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    patch_nums: tuple[int, ...] | None = None,
+    progress: Progress | None = None,
+) -> VarModel:
+    """Read, check and place a VQVAE + VAR pair."""
+    torch_device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
+    states = []
+    for path in (vae_path, var_path):
+        name = os.path.basename(path)
+
+        def report(done: int, total: int, name: str = name) -> None:
+            if progress is not None:
+                progress(name, done, total)
+
+        states.append(read_state_dict(path, progress=report))
+    names = (os.path.basename(vae_path), os.path.basename(var_path))
+    vqvae, var = build_models(states[0], states[1], patch_nums, names, torch_dtype)
+    del states
+    vqvae.to(torch_device)
+    var.to(torch_device)
+    vqvae.use_channels_last_decoder()
+    if torch_device.type == "cpu":
+        remap_untouched(vqvae, vae_path)
+        remap_untouched(var, var_path)  # after a bf16 cast the fp32 block pages were read
+    if torch_dtype != torch.float32:
+        var.set_block_dtype(torch_dtype)
+    return VarModel(vqvae, var, torch_device, torch_dtype, os.path.basename(var_path))
+
+
+def remap_untouched(module: torch.nn.Module, path: str) -> None:
+    """Point tensors still laid out as in ``path`` at a fresh, untouched mapping of it.
+
+    Making a copy (the channels-last decoder, bf16 blocks) reads the copied tensors' pages of the
+    memory-mapped checkpoint, and those pages stay resident for as long as any tensor points
+    into that mapping (the encoder, biases, embeddings). Once every such tensor uses a second,
+    lazily mapped view of the same file, the first mapping is released. Measured: 247 MiB less
+    resident for the released VQVAE; 2452 -> 1052 MiB resident after loading VAR-d16 in bf16
+    (the load's own transient peak is unchanged).
+    """
+    fresh = read_state_dict(path)
+    with torch.no_grad():
+        for key, tensor in module.state_dict(keep_vars=True).items():
+            source = fresh.get(key)
+            if (
+                source is not None
+                and source.dtype == tensor.dtype
+                and source.shape == tensor.shape
+                and source.stride() == tensor.stride()
+            ):
+                tensor.data = source
+
+
+def load_var_files(
+    files: Mapping[str, str],
+    device: str = "cpu",
+    dtype: str = "fp32",
+    patch_nums: tuple[int, ...] | None = None,
+    progress: Progress | None = None,
+) -> VarModel:
+    """The family loader: ``files`` by role, ``vae`` and ``transformer``."""
+    missing = [role for role in ("vae", "transformer") if not files.get(role)]
+    if missing:
+        raise UserFacingError(f"A VAR model needs its {' and '.join(missing)} file.")
+    return load_model(files["vae"], files["transformer"], device, dtype, patch_nums, progress)
+
+
+FAMILY_LOADERS: dict[str, FamilyLoader] = {
+    "var": load_var_files,
+    "demo": load_var_files,
+    "varedit": load_varedit_files,  # vae, transformer, text_encoder (a T5 folder)
+}
+
+
+def load_family(
+    family: str,
+    files: Mapping[str, str],
+    device: str = "cpu",
+    dtype: str = "fp32",
+    patch_nums: tuple[int, ...] | None = None,
+    progress: Progress | None = None,
+) -> FamilyModel:
+    loader = FAMILY_LOADERS.get(family)
+    if loader is None:
+        raise UserFacingError(f"Finescale cannot run {family} models yet.")
+    return loader(files, device, dtype, patch_nums, progress)
