@@ -34,7 +34,7 @@ desktop-file-validate "$scratch/xdg/applications/finescale.desktop"
 [[ -f $scratch/xdg/icons/hicolor/256x256/apps/finescale.png ]] && echo ".tar.gz: add-to-menu OK"
 
 run=dist/finescale-$version-linux-x86_64.run
-sh "$run" --check > /dev/null && echo ".run: sha256 OK"
+sh "$run" --check > /dev/null 2>&1 && echo ".run: sha256 OK"
 sh "$run" --quiet --target "$scratch/run" --noexec
 self_test ".run (--target)" "$scratch/run/finescale"
 

@@ -26,6 +26,15 @@ def _handler(server: WheelServer):
         def log_message(self, *args) -> None:
             pass
 
+        def do_HEAD(self) -> None:  # noqa: N802
+            source = server.files.get(self.path)
+            if source is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(source.stat().st_size))
+            self.end_headers()
+
         def do_GET(self) -> None:  # noqa: N802
             source = server.files.get(self.path)
             if source is None:
