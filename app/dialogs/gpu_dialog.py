@@ -155,14 +155,17 @@ class GpuDialog(QDialog):
     def on_stage(self, text: str) -> None:
         self.message.setText(text + "…")
         self.bar.setRange(0, 0)
+        self.close_button.setEnabled(text == "Downloading")  # only a download stops at once
 
     def on_done(self, site: str) -> None:
+        self.close_button.setEnabled(True)
         self.bar.hide()
         self.message.setText("GPU acceleration is installed and passed the self-test.")
         self._only(self.restart_button)
         self.close_button.setText("Restart later")
 
     def on_failed(self, text: str) -> None:
+        self.close_button.setEnabled(True)
         self.bar.hide()
         self.message.setText(text)
         self._only(self.retry_button, self.folder_button)
@@ -175,6 +178,8 @@ class GpuDialog(QDialog):
 
     def reject(self) -> None:
         if self._thread is not None and self._thread.isRunning():
+            if not self.close_button.isEnabled():
+                return  # unpacking or testing: Esc waits for the step to end
             self.worker.cancel_requested = True  # a download stops; Retry resumes it
             self._thread.quit()
             self._thread.wait()
