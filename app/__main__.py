@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app.dialogs.gpu_dialog import install_gpu_offer
     from app.engine_bridge import EngineBridge
+    from app.icon import apply_identity
     from app.main_window import MainWindow
     from app.theme import apply_dark_theme
 
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Finescale")
     app.setOrganizationName("Finescale")
     apply_dark_theme(app)
+    apply_identity(app)
     if args.self_test or args.screenshot:
         bridge = EngineBridge.create()
     else:  # the window first; torch, the pipelines and the first model load behind it
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         if args.exit_when_shown:
             QTimer.singleShot(0, lambda: (print("shown", flush=True), app.quit()))
+        else:
+            install_gpu_offer(window)
         restored = window.offer_restore()
         if args.image:
             window.files.open_path(args.image, ask=restored)
@@ -77,7 +82,9 @@ def _first_model():
     """The model the panel will offer first, to load while the user opens a picture."""
     from app.engine_access import installed_models
 
-    models = [entry for entry in installed_models() if entry.family != "quick-fill"]
+    models = [
+        entry for entry in installed_models() if entry.family not in ("quick-fill", "lanczos")
+    ]
     return models[0].choice if models else None
 
 
