@@ -26,7 +26,7 @@ from engine.api import (
     UpscaleRequest,
 )
 from engine.capabilities import FAMILIES, TASKS, TaskDefaults, task_defaults, why_not
-from engine.imaging import imageio, masks
+from engine.imaging import imageio, masks, saving
 from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
 from engine.imaging.thumbnail import thumbnail
@@ -142,7 +142,7 @@ def save_image(
     source_path: str | Path | None = None,
 ) -> None:
     """Write atomically; never replaces an existing file unless ``overwrite``."""
-    imageio.save_image(
+    saving.save_image(
         pixels,
         path,
         icc_profile=icc_profile,

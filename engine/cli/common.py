@@ -108,8 +108,8 @@ def sampling(args: argparse.Namespace) -> Sampling:
 
 def plan_outputs(args: argparse.Namespace, *inputs: str) -> list[str]:
     """The output names of ``--out`` for ``--samples``, checked before any work is done."""
-    from engine.imaging.imageio import numbered_paths
     from engine.imaging.outputs import plan_outputs as check
+    from engine.imaging.saving import numbered_paths
 
     return check(numbered_paths(args.out, args.samples), args.overwrite, inputs)
 
@@ -118,7 +118,7 @@ def save_variations(
     result: JobResult, out: str, *, protected: Sequence[str] = (), **save_kwargs
 ) -> list[str]:
     """Save every variation; a failure part-way says which files were saved before it."""
-    from engine.imaging.imageio import numbered_paths, save_image
+    from engine.imaging.saving import numbered_paths, save_image
 
     paths = numbered_paths(out, len(result.variations))
     saved: list[str] = []

@@ -35,8 +35,9 @@ TEMP_PATTERN = re.compile(r"^\..+\.(?:(?P<pid>\d+)-[0-9a-f]{8}|[0-9a-f]{12})\.pa
 LEGACY_TEMP_AGE_S = 600  # temporaries of older versions carry no pid: removed once this old
 
 
-def _name(path: str) -> str:
-    return os.path.basename(path) or path
+def file_label(path: str | os.PathLike[str]) -> str:
+    """How messages name a file: its base name (the whole path when it has none)."""
+    return os.path.basename(os.fspath(path)) or os.fspath(path)
 
 
 def same_file(a: str, b: str) -> bool:
@@ -58,14 +59,14 @@ def save_format(path: str) -> str:
     if fmt is None:
         kinds = ", ".join(sorted({e for e in SAVE_FORMATS if e not in (".jpeg", ".tiff")}))
         shown = f"'{ext}'" if ext else "no extension"
-        raise UserFacingError(f"{_name(path)}: cannot save with {shown}; use one of {kinds}.")
+        raise UserFacingError(f"{file_label(path)}: cannot save with {shown}; use one of {kinds}.")
     return fmt
 
 
 def check_output(path: str, overwrite: bool = False, protected: Iterable[str] = ()) -> str:
     """Refuse an output name before anything is computed; returns its format."""
     path = os.fspath(path)
-    name = _name(path)
+    name = file_label(path)
     fmt = save_format(path)
     for source in protected:
         if source and same_file(path, os.fspath(source)):
@@ -98,7 +99,7 @@ def plan_outputs(
 
 def temp_path(path: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
-    return os.path.join(folder, f".{_name(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    return os.path.join(folder, f".{file_label(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
 
 
 def create_new(path: str) -> int:

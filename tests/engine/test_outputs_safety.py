@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from engine.cli.main import main
-from engine.imaging.imageio import save_image
 from engine.imaging.outputs import sweep_stale_temps
+from engine.imaging.saving import save_image
 from engine.runtime.cancel import UserFacingError
 
 ROOT = Path(__file__).resolve().parents[2]
