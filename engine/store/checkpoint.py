@@ -102,18 +102,30 @@ def _is_zip(path: str) -> bool:
         return False
 
 
+WRAPPER_KEYS = ("state_dict", "model", "trainer", "vae")  # vae: Infinity's BSQ VAE file
+
+
+def _all_tensors(value: object) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and bool(value)
+        and all(isinstance(v, torch.Tensor) for v in value.values())
+    )
+
+
+def flat_tensors(loaded: object) -> dict[str, torch.Tensor] | None:
+    """The state dict in what ``torch.load`` returned: bare, under a common wrapper key, or
+    the one dictionary of tensors a level down; ``None`` when there is none."""
+    if not isinstance(loaded, Mapping):
+        return None
+    if _all_tensors(loaded):
+        return dict(loaded)
+    nested = [loaded.get(key) for key in WRAPPER_KEYS] + list(loaded.values())
+    return next((dict(value) for value in nested if _all_tensors(value)), None)
+
+
 def _as_flat_state_dict(loaded: object, name: str) -> dict[str, torch.Tensor]:
-    """Accept a bare state dict, or one nested under a common wrapper key."""
-    if isinstance(loaded, Mapping):
-        for wrapper in ("state_dict", "model", "trainer", "vae"):  # vae: Infinity's BSQ VAE
-            inner = loaded.get(wrapper)
-            if (
-                isinstance(inner, Mapping)
-                and inner
-                and not isinstance(next(iter(inner.values())), Mapping)
-            ):
-                loaded = inner
-                break
-        if all(isinstance(value, torch.Tensor) for value in loaded.values()):
-            return dict(loaded)
-    raise UserFacingError(f"{name}: not a model checkpoint (expected a dictionary of tensors).")
+    state = flat_tensors(loaded)
+    if state is None:
+        raise UserFacingError(f"{name}: not a model checkpoint (expected a dictionary of tensors).")
+    return state
