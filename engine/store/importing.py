@@ -244,9 +244,23 @@ def import_path(
     ``convert`` ("keep", "fp16" or "bf16") stores VAR checkpoints as memory-mapped
     ``.safetensors`` copies, in half precision for fp16/bf16 (half the disk and RAM).
     Models whose other files are still missing are returned too; ``installed.status`` tells.
+    Everything is checked before anything is copied or recorded (the index is written once).
     """
     token = token or CancelToken()
-    root = Path(os.path.expanduser(os.fspath(path)))
+    released, pairs = _identify_all(Path(os.path.expanduser(os.fspath(path))), name, token)
+    records, placed, touched = _place_released(released, convert, token, progress)
+    customs = {
+        model_id: _place_custom(model_id, var, vae, placed, convert, token, progress)
+        for model_id, var, vae in pairs
+    }
+    record_files(records)
+    if customs:
+        update_index(lambda data: data["custom"].update(customs))
+    return sorted(touched | set(customs))
+
+
+def _identify_all(root: Path, name: str | None, token: CancelToken):
+    """The released files and the custom (VAR, VQVAE) pairs under ``root``, all checked."""
     candidates = _collect(root)
     if not candidates:
         raise UserFacingError(
@@ -265,8 +279,11 @@ def import_path(
             f"{lonely.cand.name}: a VQVAE that no known model uses; import it together with "
             "its VAR transformer file."
         )
+    return released, pairs
 
-    # Everything is valid: hash, place and record (the index is written once, at the end).
+
+def _place_released(released: list[Found], convert: str | None, token, progress):
+    """Hash, place and describe each released file; (index records, placed, model ids)."""
     records: dict[str, dict] = {}
     placed: dict[int, tuple[Path, str, int]] = {}
     touched: set[str] = set()
@@ -292,42 +309,41 @@ def import_path(
             **({"converted": convert} if converted else {}),
         }
         touched.update(spec.id for spec in specs_using(model_file))
-    customs = {}
-    for model_id, var, vae in pairs:
-        files = {}
-        for role, part in (("transformer", var), ("vae", vae)):
-            if isinstance(part, Found) and id(part) in placed:
-                source, sha256, size = placed[id(part)]
-                filename = source.name
-            elif isinstance(part, Found):
-                sha256 = _checked_sha256(part.cand, progress)
-                source, filename = part.cand.source, part.cand.name
-            else:  # an already installed released VQVAE
-                source = Path(str(part))
-                sha256 = _recorded_sha256(source) or sha256_of(str(source), progress)
-                filename = VAR_VAE.filename
-            dest = models_dir() / model_id / filename
-            fresh = isinstance(part, Found) and id(part) not in placed
-            dest, converted = _store(source, dest, convert if fresh else None, token, progress)
-            sha256, size, filename = converted or sha256, dest.stat().st_size, dest.name
-            files[role] = {"path": str(dest), "sha256": sha256, "size": size, "filename": filename}
-        info = var.info
-        vae_info = vae.info if isinstance(vae, Found) else {"downsample": 16}
-        patch_nums = info.get("patch_nums")
-        customs[model_id] = {
-            "family": "var",
-            "title": f"Custom VAR {model_id[len('custom-') :]} ({describe_var(info)})",
-            "resolution": patch_nums[-1] * vae_info.get("downsample", 16) if patch_nums else 0,
-            "patch_nums": patch_nums,
-            "license": "unknown (imported)",
-            "memory_gb": {"cpu-fp32": round(sum(f["size"] for f in files.values()) * 1.3e-9, 2)},
-            "notes": f"Imported from {var.cand.shown}.",
-            "files": files,
-        }
-    record_files(records)
-    if customs:
-        update_index(lambda data: data["custom"].update(customs))
-    return sorted(touched | set(customs))
+    return records, placed, touched
+
+
+def _place_custom(model_id: str, var, vae, placed, convert, token, progress) -> dict:
+    """Place a custom VAR pair under ``models/<id>/`` and describe it for the index."""
+    files = {}
+    for role, part in (("transformer", var), ("vae", vae)):
+        if isinstance(part, Found) and id(part) in placed:
+            source, sha256, size = placed[id(part)]
+            filename = source.name
+        elif isinstance(part, Found):
+            sha256 = _checked_sha256(part.cand, progress)
+            source, filename = part.cand.source, part.cand.name
+        else:  # an already installed released VQVAE
+            source = Path(str(part))
+            sha256 = _recorded_sha256(source) or sha256_of(str(source), progress)
+            filename = VAR_VAE.filename
+        dest = models_dir() / model_id / filename
+        fresh = isinstance(part, Found) and id(part) not in placed
+        dest, converted = _store(source, dest, convert if fresh else None, token, progress)
+        sha256, size, filename = converted or sha256, dest.stat().st_size, dest.name
+        files[role] = {"path": str(dest), "sha256": sha256, "size": size, "filename": filename}
+    info = var.info
+    vae_info = vae.info if isinstance(vae, Found) else {"downsample": 16}
+    patch_nums = info.get("patch_nums")
+    return {
+        "family": "var",
+        "title": f"Custom VAR {model_id[len('custom-') :]} ({describe_var(info)})",
+        "resolution": patch_nums[-1] * vae_info.get("downsample", 16) if patch_nums else 0,
+        "patch_nums": patch_nums,
+        "license": "unknown (imported)",
+        "memory_gb": {"cpu-fp32": round(sum(f["size"] for f in files.values()) * 1.3e-9, 2)},
+        "notes": f"Imported from {var.cand.shown}.",
+        "files": files,
+    }
 
 
 def _recorded_sha256(path: Path) -> str | None:
