@@ -366,13 +366,21 @@ class JobController(QObject):
             message = f"Opened variation {index + 1} as a new document."
         else:  # the tint would cover the result; undo brings the mask back with the pixels
             empty = np.zeros(variation.image.shape[:2], bool)
-            within = None if variation.box is None else Box(*variation.box)
             text = f"Apply variation {index + 1}"
-            self._doc.apply_image(variation.image, text, empty, within=within)
+            self._doc.apply_image(variation.image, text, empty, within=self._within(variation))
             message = f"Applied variation {index + 1} (Ctrl+Z to undo)."
         self.discard()
         self._strip.idle(message)
         self.status_message.emit(message)
+
+    def _within(self, variation) -> Box | None:
+        """The result's changed box, when clearing the mask changes nothing outside it either
+        (strokes painted elsewhere while the job ran must come back with Undo)."""
+        mask = self._doc.mask
+        if variation.box is None or mask is None or mask.shape != variation.image.shape[:2]:
+            return None
+        box = Box(*variation.box)
+        return box if int(mask[box.slices].sum()) == int(mask.sum()) else None
 
     def discard(self) -> None:
         if self._results:

@@ -326,3 +326,27 @@ def test_a_small_edit_on_a_12_mp_photo_never_stalls_the_event_loop(
     result = window.document.image
     changed = np.flatnonzero(np.any(result != photo, axis=(0, 2)))
     assert changed.size and changed.min() >= 1900 and changed.max() < 2100  # only the edit
+
+
+def test_undo_of_an_applied_fill_restores_strokes_painted_outside_its_window(
+    make_window, qtbot, tiny_checkpoints
+):
+    """Apply records only the result's window when it can; a stroke elsewhere (painted while
+    the job ran) makes it record the whole mask, so Undo brings that stroke back too."""
+    vae, var = tiny_checkpoints
+    model = ModelEntry("tiny", ModelChoice.from_files(vae=vae, transformer=var, device="cpu"))
+    window = make_window(real_engine=True, models=[model])
+    image = gradient_image(640, 480)
+    window.document.load(image)
+    paint_box(window, 20, 40, 20, 40)
+    window.panel.samples.setValue(1)
+    run_job(window, qtbot, timeout=60_000)
+    (result,) = window.jobs.results
+    assert result.box is not None and result.box[2] < 600  # the window, not the photo
+    paint_box(window, 440, 470, 600, 630)  # far outside the window
+    before = window.document.mask.copy()
+    window.variations.apply_button.click()
+    assert not window.document.mask.any()
+    window.undo_action.trigger()
+    np.testing.assert_array_equal(window.document.mask, before)
+    np.testing.assert_array_equal(window.document.image, image)
