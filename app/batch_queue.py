@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from app.engine_access import Throughput, format_eta
 from engine.api import (
     BatchEntry,
     BatchItemProgress,
@@ -22,7 +23,6 @@ from engine.api import (
     ModelChoice,
     UpscaleTarget,
 )
-from engine.runtime.progress import Throughput, format_eta
 
 QUEUED, RUNNING, DONE, SKIPPED, FAILED = "queued", "running", "done", "skipped", "failed"
 STATE_LABELS = {

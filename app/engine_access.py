@@ -31,9 +31,10 @@ from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
 from engine.imaging.thumbnail import thumbnail
 from engine.runtime.cancel import UserFacingError
+from engine.runtime.progress import Throughput, format_eta
 from engine.store import catalogue, installed, locations, registry, removal, verify
 from engine.store.download import format_bytes
-from engine.store.resources import sample_photo
+from engine.store.resources import resources_dir, sample_photo
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -42,6 +43,7 @@ __all__ = [
     "FAST_UPSCALE_ID",
     "UpscaleRequest",
     "TASKS",
+    "Throughput",
     "TaskDefaults",
     "UNCONDITIONAL_CLASS",
     "DownloadProgress",
@@ -59,6 +61,7 @@ __all__ = [
     "Window",
     "engine_versions",
     "format_bytes",
+    "format_eta",
     "grow_feather_preview",
     "grow_mask",
     "hub_offline",
@@ -69,6 +72,7 @@ __all__ = [
     "model_folder",
     "model_rows",
     "remove_model",
+    "resources_dir",
     "save_image",
     "sample_photo",
     "suggest_model",

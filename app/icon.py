@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from engine.store.resources import resources_dir
+from app.engine_access import resources_dir
 
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
 
