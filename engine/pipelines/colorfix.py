@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 def _to_unit(rgb: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float32 in [0, 1] (torchvision's ``ToTensor``)."""
-    return torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).permute(2, 0, 1)[None].float() / 255
+    pixels = np.array(rgb[..., :3], dtype=np.uint8)  # an owned, writable copy
+    return torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
