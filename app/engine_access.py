@@ -7,28 +7,45 @@ engine's surface the GUI depends on is listed in ``__all__`` below, in one place
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from engine.api import UNCONDITIONAL_CLASS, ModelChoice
+from engine.api import (
+    UNCONDITIONAL_CLASS,
+    DownloadProgress,
+    DownloadRequest,
+    ImportRequest,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    ModelChoice,
+    TransferProgress,
+)
+from engine.capabilities import FAMILIES, TASKS, TaskDefaults, task_defaults, why_not
 from engine.imaging import imageio, masks
 from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
-from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.store import catalogue, download, installed, locations, registry, removal, verify
-from engine.store.download import DownloadProgress, format_bytes
+from engine.imaging.thumbnail import thumbnail
+from engine.runtime.cancel import UserFacingError
+from engine.store import catalogue, installed, locations, registry, removal, verify
+from engine.store.download import format_bytes
 from engine.store.resources import sample_photo
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "RUN_DEVICE",
     "RUN_DTYPE",
+    "TASKS",
+    "TaskDefaults",
     "UNCONDITIONAL_CLASS",
-    "CancelToken",
     "DownloadProgress",
+    "DownloadRequest",
+    "ImportRequest",
+    "JobFailed",
+    "JobFinished",
+    "TransferProgress",
     "JobCancelled",
     "ModelChoice",
     "ModelEntry",
@@ -36,13 +53,11 @@ __all__ = [
     "Picture",
     "UserFacingError",
     "Window",
-    "download_model",
     "engine_versions",
     "format_bytes",
     "grow_feather_preview",
     "grow_mask",
     "hub_offline",
-    "import_models",
     "installed_models",
     "load_image",
     "load_mask",
@@ -52,6 +67,10 @@ __all__ = [
     "remove_model",
     "save_image",
     "sample_photo",
+    "suggest_model",
+    "task_defaults",
+    "thumbnail",
+    "why_not",
     "save_mask",
     "verify_model",
 ]
@@ -63,29 +82,31 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model the user can pick; ``tasks`` says which modes it can run."""
+    """One model the user can pick; ``tasks`` says which modes it can run (the capability
+    table's, for its family, unless the registry narrows them)."""
 
     label: str
     choice: ModelChoice
-    tasks: frozenset[str] = field(
-        default_factory=lambda: frozenset({"inpaint", "outpaint", "generate"})
-    )
+    tasks: frozenset[str] = field(default_factory=lambda: FAMILIES["var"].tasks)
     demo: bool = False
     hint: str = ""  # what this choice is, shown as the picker's tooltip
+    family: str = "var"
 
 
 QUICK_FILLS = (
     ModelEntry(
         "Quick fill - OpenCV Telea (no model)",
         ModelChoice(model_id="quick-fill"),
-        frozenset({"inpaint"}),
+        FAMILIES["quick-fill"].tasks,
+        family="quick-fill",
         hint="Classic in-painting from the hole's border, instant and model-free: best for "
         "small defects (dust, wires, blemishes); large holes come out smeared.",
     ),
     ModelEntry(
         "Quick fill - OpenCV Navier-Stokes (no model)",
         ModelChoice(model_id="quick-fill-ns"),
-        frozenset({"inpaint"}),
+        FAMILIES["quick-fill"].tasks,
+        family="quick-fill",
         hint="Model-free fluid-flow in-painting: continues edges into thin holes such as "
         "scratches; large holes come out smeared.",
     ),
@@ -147,8 +168,6 @@ def grow_feather_preview(mask: np.ndarray, grow_px: int, feather_px: int) -> np.
 
 # -- models ----------------------------------------------------------------------------------
 
-RUNNABLE_FAMILIES = ("var", "demo")  # what engine.pipelines can run today
-GUI_TASKS = frozenset({"inpaint", "outpaint", "generate"})
 RUN_DEVICE = "auto"  # jobs run on the best device present, in ModelChoice's default precision
 RUN_DTYPE = "fp32"
 
@@ -180,16 +199,35 @@ def installed_models() -> list[ModelEntry]:
     entries = []
     try:
         for spec in catalogue.all_models():
-            if spec.family not in RUNNABLE_FAMILIES or installed.status(spec) != "installed":
+            family = FAMILIES.get(spec.family)
+            if family is None or not family.runnable or installed.status(spec) != "installed":
                 continue
-            tasks = frozenset(spec.tasks) & GUI_TASKS
+            tasks = frozenset(spec.tasks) & family.tasks
             choice = ModelChoice(model_id=spec.id, device=RUN_DEVICE, dtype=RUN_DTYPE)
+            demo = spec.family == "demo"
             entries.append(
-                ModelEntry(spec.title, choice, tasks, spec.family == "demo", hint=spec.notes)
+                ModelEntry(spec.title, choice, tasks, demo, hint=spec.notes, family=spec.family)
             )
     except Exception:  # a broken model index must not take the GUI down
         log.exception("listing models failed")
     return entries + list(QUICK_FILLS)
+
+
+def suggest_model(task: str) -> str | None:
+    """Which released model to get for ``task``, with its download size (the smallest first)."""
+    candidates = []
+    for spec in catalogue.all_models(include_custom=False):
+        family = FAMILIES.get(spec.family)
+        if family is None or not family.runnable or task not in family.tasks:
+            continue
+        downloadable = spec.published and all(f.repo_id for f in spec.files)
+        if task in spec.tasks and downloadable:
+            candidates.append(spec)
+    if not candidates:
+        return None
+    spec = min(candidates, key=lambda s: s.total_bytes)
+    about = "about " if spec.size_is_estimate else ""
+    return f"Get {spec.title} ({about}{format_bytes(spec.total_bytes)}) in the Models window."
 
 
 def engine_versions() -> tuple[str, bool]:
@@ -248,19 +286,6 @@ def hub_offline() -> bool:
     return locations.hub_offline()
 
 
-def download_model(
-    model_id: str,
-    progress: Callable[[DownloadProgress], None] | None,
-    token: CancelToken,
-) -> None:
-    """Fetch a model's missing files into the hub cache (resumable; blocks: use a worker).
-
-    ``progress`` is called on the calling thread. Raises ``JobCancelled`` after
-    ``token.cancel()`` (the partial file stays for the next call) or ``UserFacingError``.
-    """
-    download.download_model(catalogue.get_model(model_id), progress, token)
-
-
 def verify_model(model_id: str) -> list[verify.FileCheck]:
     """Re-hash a model's present files against the hashes known offline (index, registry)."""
     return verify.verify(catalogue.get_model(model_id))
@@ -282,19 +307,3 @@ def model_folder(model_id: str) -> Path:
     while not folder.is_dir() and folder.parent != folder:
         folder = folder.parent
     return folder
-
-
-def import_models(
-    path: str | Path,
-    progress: Callable[[str, int, int], None] | None = None,
-    token: CancelToken | None = None,
-    convert: str | None = None,
-) -> list[str]:
-    """Register the checkpoints in a file or folder (validated, hard-linked, copied or converted).
-
-    Slow for multi-GB files on another drive: call it off the GUI thread. ``progress`` gets
-    ``(file name, bytes done, bytes total)`` while files are hashed or copied.
-    """
-    from engine.store.importing import import_path
-
-    return import_path(path, progress, token, convert=convert)

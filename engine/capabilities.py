@@ -51,6 +51,12 @@ VAR_DEFAULTS: dict[str, TaskDefaults] = {
 }
 
 
+# VAREdit's demo settings (infer.generate_image, the Gradio app): cfg 4, tau 0.5, top-p 0.97.
+VAREDIT_DEFAULTS: dict[str, TaskDefaults] = {
+    "edit": TaskDefaults(SamplingDefaults(cfg=4.0, top_p=0.97, tau=0.5), grow_px=8, feather_px=8),
+}
+
+
 @dataclass(frozen=True)
 class Family:
     """A model family: the tasks it runs here and what it is conditioned on."""
@@ -75,12 +81,12 @@ FAMILIES: dict[str, Family] = {
         "image",
     ),
     "infinity": Family("Infinity", frozenset(), {}, "text", runnable=False),
-    "varedit": Family("VAREdit", frozenset(), {}, "text", runnable=False),
+    "varedit": Family("VAREdit", frozenset(VAREDIT_DEFAULTS), VAREDIT_DEFAULTS, "text"),
 }
 
 # Why a task cannot run when no installed model offers it.
 MISSING_MODEL: dict[str, str] = {
-    "edit": "Needs an instruction-editing model (VAREdit) — not available in this version yet.",
+    "edit": "Needs an instruction-editing model (VAREdit + flan-t5-xl): open Models to import one.",
     "upscale": "Needs a model: VARSR, or any VAR model (zero-shot) — open Models.",
 }
 NO_MODEL = "Needs a model — open Models to import or download one."
@@ -108,4 +114,6 @@ def why_not(family_name: str | None, task: str, model_label: str = "") -> str | 
     if task in MISSING_MODEL and not any(task in f.tasks and f.runnable for f in FAMILIES.values()):
         return MISSING_MODEL[task]
     label = model_label or info.name
+    if task in MISSING_MODEL:  # the GUI cannot know whether one is installed: say which kind
+        return f"{label} cannot {TASKS[task].lower()}. {MISSING_MODEL[task]}"
     return f"{label} cannot {TASKS[task].lower()}; pick another model."

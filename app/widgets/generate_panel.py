@@ -28,16 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import engine_access
 from app.classes import parse_class
 from app.engine_access import ModelEntry
-from app.requests import MODES, JobSettings
+from app.requests import JobSettings
 from app.state.tool_settings import ToolSettings
 from app.widgets.prompt_inputs import ClassPicker, InstructionEdit
 
 MAX_SEED = 2**31 - 1
-EDIT_REASON = "Instruction editing needs VAREdit — open Models to install it."
-UPSCALE_REASON = "Upscaling is not available yet."
-NO_MODEL_REASON = "Needs a model — open Models to import or download one."
+NO_MODEL_REASON = engine_access.why_not(None, "inpaint")
 BUTTON_TEXT = {
     "inpaint": "Fill mask",
     "outpaint": "Extend canvas…",
@@ -58,6 +57,7 @@ class GeneratePanel(QWidget):
         super().__init__(parent)
         self._tools = tools
         self._models: list[ModelEntry] = []
+        self._suggestions: dict[str, str | None] = {}  # task -> which model to get
         self._busy = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -80,7 +80,7 @@ class GeneratePanel(QWidget):
         self.mode_combo = QComboBox(self)
         mode_model = QStandardItemModel(self.mode_combo)
         self.mode_combo.setModel(mode_model)
-        for key, label in MODES.items():
+        for key, label in engine_access.TASKS.items():
             self.mode_combo.addItem(label, key)
         form.addRow("Mode", self.mode_combo)
         self.instruction = InstructionEdit(self)
@@ -105,10 +105,11 @@ class GeneratePanel(QWidget):
         self.instruction.submitted.connect(self._on_submitted)
         self.instruction.textChanged.connect(self._on_instruction_edited)
         self.mode_combo.currentIndexChanged.connect(self._on_mode_changed)
-        self.model_combo.currentIndexChanged.connect(lambda _i: self._update_modes())
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.grow.valueChanged.connect(self._push_grow_feather)
         self.feather.valueChanged.connect(self._push_grow_feather)
         self.set_models([])
+        self.apply_task_defaults()
 
     # -- construction -------------------------------------------------------------------------
 
@@ -155,6 +156,14 @@ class GeneratePanel(QWidget):
         form.addRow("Top-k", self.top_k)
         self.top_p = _double(group, 0.0, 1.0, 0.01, 0.95, "Nucleus sampling (0 = off)")
         form.addRow("Top-p", self.top_p)
+        self.tau = _double(group, 0.05, 2.0, 0.05, 1.0, "Temperature: lower is more literal")
+        self.tau_label = QLabel("τ", group)
+        form.addRow(self.tau_label, self.tau)
+        self.limit_to_mask = QCheckBox("Limit to mask", group)
+        self.limit_to_mask.setToolTip(
+            "Change only the painted area: every pixel outside it stays exactly as it is."
+        )
+        form.addRow("", self.limit_to_mask)
         self.grow = _spin(group, 0, 256, self._tools.grow_px, "Grow the mask before generating")
         self.grow.setSuffix(" px")
         form.addRow("Grow", self.grow)
@@ -207,25 +216,36 @@ class GeneratePanel(QWidget):
     def mode_reason(self, mode: str) -> str | None:
         """Why ``mode`` cannot run now, or None when it can."""
         entry = self.current_model()
-        if mode == "upscale":
-            return UPSCALE_REASON
-        if mode == "edit":
-            return EDIT_REASON
         if entry is None:
-            return NO_MODEL_REASON
-        if mode not in entry.tasks:
-            return f"{entry.label} cannot {MODES[mode].lower()}; pick another model."
-        return None
+            reason = engine_access.why_not(None, mode)
+        else:
+            reason = engine_access.why_not(entry.family, mode, entry.label)
+            if reason is None and mode not in entry.tasks:
+                task = engine_access.TASKS[mode].lower()
+                reason = f"{entry.label} cannot {task}; pick another model."
+        if reason is not None and not any(mode in m.tasks for m in self._models):
+            hint = self._suggestions.setdefault(mode, engine_access.suggest_model(mode))
+            reason = f"{reason} {hint}" if hint else reason
+        return reason
+
+    def apply_task_defaults(self) -> None:
+        """The sampler settings the capability table gives this model family and mode."""
+        entry = self.current_model()
+        defaults = engine_access.task_defaults(entry.family if entry else "var", self.mode())
+        self.cfg.setValue(defaults.sampling.cfg)
+        self.top_k.setValue(defaults.sampling.top_k)
+        self.top_p.setValue(defaults.sampling.top_p)
+        self.tau.setValue(defaults.sampling.tau)
 
     def _update_modes(self) -> None:
         model: QStandardItemModel = self.mode_combo.model()
-        for row, key in enumerate(MODES):
+        for row, key in enumerate(engine_access.TASKS):
             item = model.item(row)
             reason = self.mode_reason(key)
             item.setEnabled(reason in (None, NO_MODEL_REASON))
             item.setToolTip(reason or "")
         if self.mode_reason(self.mode()) is not None and self._models:
-            for key in MODES:
+            for key in engine_access.TASKS:
                 if self.mode_reason(key) is None:
                     self.set_mode(key)
                     break
@@ -262,6 +282,8 @@ class GeneratePanel(QWidget):
             top_p=self.top_p.value(),
             grow_px=self.grow.value(),
             feather_px=self.feather.value(),
+            tau=self.tau.value(),
+            limit_to_mask=self.limit_to_mask.isChecked(),
         )
 
     def _refresh(self) -> None:
@@ -277,8 +299,16 @@ class GeneratePanel(QWidget):
             else "What goes there, e.g. 'golden retriever' or 207"
         )
         self.class_picker.setEnabled(not editing)
+        self.tau.setVisible(editing)
+        self.tau_label.setVisible(editing)
+        self.limit_to_mask.setVisible(editing)
+
+    def _on_model_changed(self, _index: int) -> None:
+        self._update_modes()
+        self.apply_task_defaults()
 
     def _on_mode_changed(self, _index: int) -> None:
+        self.apply_task_defaults()
         self._refresh()
         self.mode_changed.emit(self.mode())
 

@@ -86,7 +86,7 @@ def _is_zip(path: str) -> bool:
 def _as_flat_state_dict(loaded: object, name: str) -> dict[str, torch.Tensor]:
     """Accept a bare state dict, or one nested under a common wrapper key."""
     if isinstance(loaded, Mapping):
-        for wrapper in ("state_dict", "model", "trainer"):
+        for wrapper in ("state_dict", "model", "trainer", "vae"):  # vae: Infinity's BSQ VAE
             inner = loaded.get(wrapper)
             if (
                 isinstance(inner, Mapping)

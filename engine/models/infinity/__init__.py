@@ -1,0 +1,1 @@
+"""Infinity (FoundationVision) and VAREdit (HiDream-ai): BSQ VAE, bitwise transformer, SAR."""
