@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QWidget
 
-from app.engine_access import thumbnail
+from app.engine_access import JobFailed, JobFinished, thumbnail
 from app.engine_bridge import EngineBridge
 from app.imaging import to_pixmap
 from app.prompts import Prompts
@@ -25,6 +25,7 @@ from app.requests import (
     build_generate,
     build_inpaint,
     build_outpaint,
+    build_upscale,
     build_vary,
 )
 from app.settings import AppSettings
@@ -91,11 +92,17 @@ class JobController(QObject):
         # Opens a generated picture as a new document; False when the user kept the old one.
         self.open_document: Callable[[np.ndarray, str], bool] = lambda _image, _title: False
         self._job: _Job | None = None
+        self._estimate_job: str | None = None
         self._results: list = []
         self._result_job: _Job | None = None
 
         panel.generate_requested.connect(self.generate)
         panel.mode_changed.connect(lambda _m: self.update_blocker())
+        panel.mode_changed.connect(lambda _m: self.request_estimate())
+        panel.upscale_factor.currentIndexChanged.connect(lambda _i: self.request_estimate())
+        panel.model_combo.currentIndexChanged.connect(lambda _i: self.request_estimate())
+        document.image_replaced.connect(self.request_estimate)
+        bridge.job_event.connect(self._on_background_event)
         panel.instruction.textChanged.connect(lambda _t: self.update_blocker())
         panel.limit_to_mask.toggled.connect(lambda _on: self.update_blocker())
         panel.mode_changed.connect(lambda mode: canvas.set_outpaint_mode(mode == "outpaint"))
@@ -179,6 +186,9 @@ class JobController(QObject):
             mask = doc.mask.copy() if settings.limit_to_mask and doc.mask is not None else None
             request = build_edit(settings, doc.image, mask)
             job = _Job("edit", settings, doc.image, request.mask, QPointF(), self._rect())
+        elif settings.mode == "upscale":
+            request = build_upscale(settings, doc.image)
+            job = _Job("upscale", settings, doc.image, None, QPointF(), self._rect())
         elif settings.mode == "generate":
             request = build_generate(settings)
             job = _Job("generate", settings, None, None, QPointF(), QRectF(STAGE))
@@ -186,6 +196,28 @@ class JobController(QObject):
             self.status_message.emit(self._panel.mode_reason(settings.mode) or "Not available.")
             return
         self._submit(request, job, f"{self._panel.generate_button.text().rstrip('…')}…")
+
+    def request_estimate(self) -> None:
+        """Ask the engine's planner what an upscale of this picture would take (Upscale mode).
+
+        A background job (it may load the model into the cache, which the run reuses); the
+        answer arrives as its result's note and replaces any earlier estimate.
+        """
+        panel = self._panel
+        if panel.mode() != "upscale" or not self._doc.has_image or panel.current_model() is None:
+            panel.set_estimate("")
+            return
+        request = build_upscale(panel.settings(reroll=False), self._doc.image, plan_only=True)
+        self._estimate_job = self._bridge.submit_job(request)
+        panel.set_estimate("Estimating…")
+
+    def _on_background_event(self, event) -> None:
+        if getattr(event, "job_id", None) != self._estimate_job:
+            return
+        if isinstance(event, JobFinished):
+            self._panel.set_estimate(" ".join(event.result.notes))
+        elif isinstance(event, JobFailed):
+            self._panel.set_estimate(event.message)
 
     def vary(self, index: int, keep_scales: int) -> None:
         """Resample the fine scales of variation ``index``, keeping its first ``keep_scales``."""
@@ -242,7 +274,7 @@ class JobController(QObject):
         )
         if self._job is not None:
             self._job.num_scales = event.num_scales
-            if pixmap is not None:
+            if pixmap is not None and self._job.mode != "upscale":  # tiles show in the strip
                 target = self._job.target
                 if self._job.mode == "generate":
                     target = fit_rect((pixmap.width(), pixmap.height()), target)
@@ -269,7 +301,7 @@ class JobController(QObject):
         num_scales = job.num_scales if job else 0
         can_vary = job is not None and job.mode in ("inpaint", "generate")
         seeds = [v.seed for v in self._results]
-        new_picture = job is not None and job.mode == "generate"
+        new_picture = job is not None and job.mode in ("generate", "upscale")
         self._variations.set_variations(thumbs, seeds, num_scales, can_vary, not new_picture)
         notes = " ".join(result.notes)
         message = f"{count} variation{'s' if count != 1 else ''} ready — pick one, then Apply."
@@ -299,6 +331,8 @@ class JobController(QObject):
     def show_variation(self, index: int) -> None:
         if not 0 <= index < len(self._results) or self._result_job is None:
             return
+        if self._result_job.mode == "upscale":  # another size: it opens as its own document
+            return
         image = self._results[index].image
         self._canvas.set_candidate(to_pixmap(image), self._result_job.offset)
 
@@ -306,8 +340,14 @@ class JobController(QObject):
         if not 0 <= index < len(self._results) or self._result_job is None:
             return
         variation = self._results[index]
-        if self._result_job.mode == "generate":  # a new picture, never pasted over the photo
-            if not self.open_document(variation.image, f"Generated (seed {variation.seed})"):
+        mode = self._result_job.mode
+        if mode in ("generate", "upscale"):  # a new picture, never pasted over the photo
+            title = (
+                f"Upscaled ×{self._result_job.settings.scale}"
+                if mode == "upscale"
+                else f"Generated (seed {variation.seed})"
+            )
+            if not self.open_document(variation.image, title):
                 return
             message = f"Opened variation {index + 1} as a new document."
         else:  # the tint would cover the result; undo brings the mask back with the pixels

@@ -125,6 +125,85 @@ class OutpaintRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class UpscaleTarget:
+    """How big an upscaled picture becomes: a factor, a width and/or height, a long-side cap.
+
+    ``width`` or ``height`` alone keeps the aspect ratio; both fit the picture inside the box.
+    ``max_long_side`` caps whatever the rest asks for (alone, it is the long side to reach).
+    """
+
+    scale: int | None = 4
+    width: int | None = None
+    height: int | None = None
+    max_long_side: int | None = None
+
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The output ``(width, height)`` for a ``width`` × ``height`` input, at least 1×1."""
+        ratio = self.ratio_for(width, height)
+        return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+    def ratio_for(self, width: int, height: int) -> float:
+        ratios = []
+        if self.width:
+            ratios.append(self.width / width)
+        if self.height:
+            ratios.append(self.height / height)
+        if ratios:
+            ratio = min(ratios)
+        elif self.scale:
+            ratio = float(self.scale)
+        else:
+            ratio = self.max_long_side / max(width, height) if self.max_long_side else 1.0
+        if self.max_long_side:
+            ratio = min(ratio, self.max_long_side / max(width, height))
+        return ratio
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEntry:
+    """One input file already placed: ``subfolder`` is where its output goes, relative to the
+    output folder (the mirrored tree of the folder it was found in)."""
+
+    source: str
+    subfolder: str = ""
+
+
+OUTPUT_FORMATS = ("same", "png", "jpeg", "webp", "tiff")
+OVERWRITE_RULES = ("skip", "suffix", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRequest:
+    """Upscale many files into ``output_dir``; a journal there lets a rerun resume.
+
+    ``inputs`` are files, folders (``recursive`` walks sub-folders, mirrored under the output
+    folder) or placed ``BatchEntry`` items. ``model`` None = the fast Lanczos upscaler.
+    ``shard`` (K, N), 1-based: this process takes every N-th input starting at the K-th.
+    ``plan_only`` lists the inputs (a ``BatchPlanned`` event) and upscales nothing.
+    """
+
+    inputs: tuple[str | BatchEntry, ...]
+    output_dir: str
+    target: UpscaleTarget = UpscaleTarget()
+    model: ModelChoice | None = None
+    recursive: bool = False
+    template: str = "{name}_x{scale}.{ext}"
+    format: str = "same"  # one of OUTPUT_FORMATS
+    quality: int = 95
+    overwrite: str = "skip"  # one of OVERWRITE_RULES
+    shard: tuple[int, int] = (1, 1)
+    plan_only: bool = False
+    fidelity: int | None = None  # with a model: as in UpscaleRequest
+    seed: int = 0
+    tile: int | None = None
+
+    @property
+    def lane(self) -> str:
+        """Listing files waits behind no model job; upscaling shares the compute lane."""
+        return "transfer" if self.plan_only else "compute"
+
+
+@dataclass(frozen=True, slots=True)
 class DownloadRequest:
     """Fetch the missing files of a registry model (resumable, verified) into the hub cache."""
 
@@ -181,6 +260,7 @@ class UpscaleRequest:
     tile: int | None = None
     overlap: int | None = None
     neighbours: bool = True  # teacher-force each window's overlap with finished windows
+    plan_only: bool = False  # answer with the planner's estimate (JobResult.notes), run nothing
 
 
 Request = (
@@ -191,6 +271,7 @@ Request = (
     | UpscaleRequest
     | DownloadRequest
     | ImportRequest
+    | BatchRequest
 )
 
 
@@ -237,7 +318,11 @@ class ModelLoading:
 
 @dataclass(frozen=True, slots=True)
 class ScaleProgress:
-    """One scale of one sample has formed; ``preview`` is a small RGB uint8 image."""
+    """One scale of one sample has formed; ``preview`` is a small RGB uint8 image.
+
+    A tiled job (out-painting) runs the scales once per window: ``window_index`` of
+    ``num_windows``. ``done``/``total`` count scales over the whole job and never go back.
+    """
 
     job_id: str
     sample_index: int
@@ -245,6 +330,17 @@ class ScaleProgress:
     scale_index: int
     num_scales: int
     preview: np.ndarray | None
+    window_index: int = 0
+    num_windows: int = 1
+
+    @property
+    def total(self) -> int:
+        return self.num_samples * self.num_windows * self.num_scales
+
+    @property
+    def done(self) -> int:
+        windows_done = self.sample_index * self.num_windows + self.window_index
+        return windows_done * self.num_scales + self.scale_index + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +396,71 @@ class JobCancelled:
     job_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class BatchPlanned:
+    """The files a batch will process, in order; what it passed over on purpose (hidden and
+    system files, non-images in folders) and the entries it could not read (reported in the
+    summary's failures: a folder it could not list may hold pictures the user expects)."""
+
+    job_id: str
+    output_dir: str
+    items: tuple[BatchEntry, ...]
+    passed_over: tuple[tuple[str, str], ...]  # (path, reason)
+    problems: tuple[tuple[str, str], ...]  # (path, reason): unreadable, symlink loop...
+
+
+ITEM_STATES = ("running", "done", "skipped", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItemProgress:
+    """One file of a batch: ``fraction`` of it done while ``state`` is "running"; at the end
+    its output (done), or the reason it was skipped or failed. A done file carries ``before``
+    and ``after``: the centre of the output (at most 128² pixels) and the input region it came
+    from, so a GUI can compare them without decoding either file again."""
+
+    job_id: str
+    index: int
+    total: int
+    source: str
+    state: str  # one of ITEM_STATES
+    fraction: float = 0.0
+    output: str = ""
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+    before: np.ndarray | None = None
+    after: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    """The whole batch: ``finished`` of ``total`` files, ETA from the throughput measured so far
+    (``eta_s`` is None until one file has been upscaled)."""
+
+    job_id: str
+    finished: int
+    total: int
+    eta_s: float | None
+    images_per_minute: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """The end of a batch; ``stopped`` says why it ended early ("" = it ran to the end)."""
+
+    job_id: str
+    output_dir: str
+    done: tuple[tuple[str, str], ...]  # (source, output)
+    skipped: tuple[tuple[str, str], ...]  # (source, reason)
+    failed: tuple[tuple[str, str], ...]  # (source, reason)
+    elapsed_s: float
+    stopped: str = ""
+
+    @property
+    def all_succeeded(self) -> bool:
+        return not self.failed and not self.stopped
+
+
 Event = (
     JobQueued
     | JobStarted
@@ -309,5 +470,9 @@ Event = (
     | JobFinished
     | JobFailed
     | JobCancelled
+    | BatchPlanned
+    | BatchItemProgress
+    | BatchProgress
+    | BatchSummary
 )
 TERMINAL_EVENTS = (JobFinished, JobFailed, JobCancelled)

@@ -74,6 +74,9 @@ FAMILIES: dict[str, Family] = {
     "quick-fill": Family(
         "Quick fill", frozenset({"inpaint"}), {"inpaint": VAR_DEFAULTS["inpaint"]}, "none"
     ),
+    "lanczos": Family(  # the fast classical resize: no model, instant
+        "Fast upscale", frozenset({"upscale"}), {"upscale": VAR_DEFAULTS["inpaint"]}, "none"
+    ),
     "varsr": Family(  # test_varsr.py's settings: greedy tokens, image CFG 6
         "VARSR",
         frozenset({"upscale"}),
@@ -87,7 +90,10 @@ FAMILIES: dict[str, Family] = {
 # Why a task cannot run when no installed model offers it.
 MISSING_MODEL: dict[str, str] = {
     "edit": "Needs an instruction-editing model (VAREdit + flan-t5-xl): open Models to import one.",
-    "upscale": "Needs a model: VARSR, or any VAR model (zero-shot) — open Models.",
+    "upscale": (
+        "Needs a model: VARSR, or any VAR model (zero-shot) — open Models. Files and folders "
+        "upscale in the Batch panel (Job ▸ Batch Upscale…, Ctrl+B), also without a model."
+    ),
 }
 NO_MODEL = "Needs a model — open Models to import or download one."
 

@@ -40,14 +40,21 @@ def sample_one(
     num_samples: int,
     override: TokenOverride | None = None,
     frame: PreviewFrame | None = None,
+    *,
+    window: tuple[int, int] = (0, 1),
 ) -> tuple[np.ndarray, Sampled]:
-    """Sample one image (H, W, 3 uint8) at the model's resolution, emitting one preview a scale."""
+    """Sample one image (H, W, 3 uint8) at the model's resolution, emitting one preview a scale.
+
+    ``window`` is (index, count) of this run among a tiled job's windows, for its progress.
+    """
     num_scales = len(model.schedule)
     show = frame or (lambda image: image)
 
     def report(si: int, preview: np.ndarray) -> None:
         ctx.emit(
-            ScaleProgress(ctx.job_id, sample_index, num_samples, si, num_scales, show(preview))
+            ScaleProgress(
+                ctx.job_id, sample_index, num_samples, si, num_scales, show(preview), *window
+            )
         )
 
     def on_scale(si: int, latent) -> None:

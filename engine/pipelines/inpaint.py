@@ -169,7 +169,7 @@ def composite(
     alpha: np.ndarray,
     color_match: bool,
 ) -> np.ndarray:
-    """Blend the window into the original; ``alpha`` is 0 outside ``grown``."""
+    """Blend the window into the original; ``alpha`` (window-sized) is 0 outside ``grown``."""
     w = job.window
     if color_match:
         region = grown[w.y0 : w.y1, w.x0 : w.x1]
@@ -222,20 +222,18 @@ def inpaint_variations(
     keep_scales: int = 0,
     base_tokens: Sequence[np.ndarray] | None = None,
     margin_frac: float = 0.25,
-    feather_from: np.ndarray | None = None,
     token_rule: str = "strict",
 ) -> list[Variation]:
     """In-paint ``grown`` (already grown) in one context window; one result per seed.
 
-    The seam is feathered inward from the edge of ``feather_from`` (default ``grown``); out-
-    painting passes all still-unfilled area so no seam faces pixels that are yet to be made.
+    The seam is feathered inward from the edge of ``grown``. The alpha covers the window only
+    (the mask lies inside it, away from any edge that is not the image's), not the photo.
     """
     window = context_window(mask_bbox(grown), image.shape[1::-1], model.resolution, margin_frac)
     job = prepare_window(model, image[..., :3], grown, window, token_rule)
     override = window_override(model, job, keep_scales, base_tokens)
     frame = PreviewCompositor(image, grown, job)
-    region = grown if feather_from is None else feather_from
-    alpha = feather_mask(region, feather_px) * grown
+    alpha = feather_mask(grown[window.slices], feather_px)
     variations = []
     for index in range(samples):
         seed = sampling.seed + index
@@ -251,8 +249,6 @@ def run_inpaint(request: InpaintRequest, ctx: JobContext) -> JobResult:
     started = time.perf_counter()
     image, mask = np.asarray(request.image), np.asarray(request.mask, dtype=bool)
     validate(image, mask)
-    if request.samples < 1:
-        raise UserFacingError("Ask for at least one sample.")
     grown = grow_mask(mask, request.grow_px)
     mask_bbox(grown)  # a clear error for an empty mask before any model is loaded
     if is_quick_fill(request.model):

@@ -24,7 +24,7 @@ from engine.api import (
     Variation,
 )
 from engine.capabilities import task_defaults
-from engine.imaging.preview import thumbnail
+from engine.imaging.thumbnail import thumbnail
 from engine.imaging.tiles import TileLayout
 from engine.models.family import FamilyModel
 from engine.pipelines.colorfix import wavelet_levels
@@ -170,6 +170,10 @@ def run_upscale_job(request: UpscaleRequest, ctx: JobContext) -> JobResult:
 
         def get_model(dtype: str | None) -> FamilyModel:
             return load(ctx, choice if dtype is None else replace(choice, dtype=dtype))
+
+    if request.plan_only:
+        model = None if get_model is None else get_model(None)
+        return JobResult((), 0.0, (plan_request(request, model).summary(),))
 
     def progress(done: int, total: int, window: np.ndarray) -> None:
         ctx.emit(ScaleProgress(ctx.job_id, done - 1, total, 0, 1, thumbnail(window)))

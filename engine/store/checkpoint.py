@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 
@@ -64,16 +65,34 @@ def _read_safetensors(path: str, name: str) -> dict[str, torch.Tensor]:
 
 
 def _read_torch_pickle(path: str, name: str) -> dict[str, torch.Tensor]:
+    return _as_flat_state_dict(torch_load(path, name), name)
+
+
+def torch_load(path: str, name: str) -> object:
+    """``torch.load(weights_only=True)`` whose every failure is one sentence naming the file.
+
+    torch's own warnings (an unusual pickle protocol...) are not for the user: the outcome is.
+    """
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except pickle.UnpicklingError as exc:
+        if "Unsupported operand" in str(exc):
+            raise UserFacingError(
+                f"{name}: saved in a pickle format that cannot be read safely; re-save it with "
+                "torch.save or convert it to .safetensors."
+            ) from exc
         raise UserFacingError(
             f"{name}: refused to load: the file contains code or objects other than tensors, "
             "which a model checkpoint never needs."
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise UserFacingError(f"{name}: the checkpoint is truncated or corrupt ({exc}).") from exc
-    return _as_flat_state_dict(loaded, name)
+    except Exception as exc:  # a text or random file trips the unpickler in many ways
+        raise UserFacingError(
+            f"{name}: not a PyTorch checkpoint (the file is not a saved state dict)."
+        ) from exc
 
 
 def _is_zip(path: str) -> bool:

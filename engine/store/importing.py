@@ -188,18 +188,9 @@ def _read_tensors(path: Path) -> Mapping:
     except UserFacingError as exc:
         if "expected a dictionary of tensors" not in str(exc):
             raise  # refused pickles, truncated files: never retry those
-    import pickle
-    import zipfile
+    from engine.store.checkpoint import torch_load
 
-    import torch
-
-    try:
-        loaded = torch.load(
-            str(path), map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
-        )
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise UserFacingError(f"{path.name}: the checkpoint could not be read ({exc}).") from exc
-    state = _flatten(loaded)
+    state = _flatten(torch_load(str(path), path.name))
     if state is None:
         raise UserFacingError(f"{path.name}: not a model checkpoint (no tensors found).")
     return state
@@ -314,6 +305,33 @@ def _identify(cand: _Candidate) -> _Found:
     if named is not None and not cand.name.endswith(CHECKPOINT_SUFFIXES):
         return _Found(cand, "released", named)  # T5 tokenizer/config files
     state = _read_tensors(cand.source)
+    try:
+        _check_strictly(cand.name, named, state)
+    except (KeyError, ValueError, IndexError) as exc:
+        raise UserFacingError(f"{cand.name}: tensors have unexpected shapes ({exc}).") from exc
+    return _classify(cand, named, state)
+
+
+def _check_strictly(name: str, named: ModelFile | None, state: Mapping) -> None:
+    """The loader's own strict check, on shapes only (meta device): a file that would fail to
+    load is refused now rather than registered as installed. Other families' files are
+    checked by their loaders."""
+    from engine.models.var.build import check_var_state, check_vqvae_state
+    from engine.models.var.config import RELEASED_PATCH_NUMS
+
+    var_named = named is None or named.filename.startswith("var_d")
+    if var_named and not _missing(state, _VAR_REQUIRED) and _count_indexed(state, "blocks."):
+        check_var_state(state, name)
+    elif (named is None or named == VAR_VAE) and not _missing(state, _VQVAE_REQUIRED):
+        per_scale = _count_indexed(state, "quantize.quant_resi.")
+        shared = any(k.startswith("quantize.quant_resi.qresi") for k in state)
+        schedule = (
+            RELEASED_PATCH_NUMS["256"] if shared or not per_scale else range(1, per_scale + 1)
+        )
+        check_vqvae_state(state, name, tuple(schedule))
+
+
+def _classify(cand: _Candidate, named: ModelFile | None, state: Mapping) -> _Found:
     name = cand.name
     is_var = not _missing(state, _VAR_REQUIRED) and _count_indexed(state, "blocks.") > 0
     is_vqvae = not _missing(state, _VQVAE_REQUIRED)

@@ -413,7 +413,7 @@ def test_disk_full_during_write_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(Image.Image, "save", half_then_full)
     with pytest.raises(UserFacingError) as info:
         save_image(noise((4, 4, 3)), tmp_path / "out.png")
-    assert str(info.value) == "out.png: the disk is full, so nothing was saved."
+    assert str(info.value) == "out.png: the disk is full, so this file was not saved."
     assert listing(tmp_path) == []
     monkeypatch.setattr(Image.Image, "save", real_save)
 
