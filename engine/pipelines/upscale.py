@@ -27,6 +27,7 @@ from engine.capabilities import task_defaults
 from engine.imaging.thumbnail import thumbnail
 from engine.imaging.tiles import TileLayout
 from engine.models.family import FamilyModel
+from engine.pipelines.colorfix import wavelet_levels
 from engine.pipelines.common import load
 from engine.pipelines.upscale_plan import UpscalePlan, plan_upscale
 from engine.pipelines.upscale_tiles import (
@@ -131,7 +132,12 @@ def run_upscale(
             )
         colour = request.colour_fix or ("adain" if model.family == "varsr" else "wavelet")
         settings = SRSettings(
-            fidelity, sampling_for(model, request.seed), request.seed, colour, request.neighbours
+            fidelity,
+            sampling_for(model, request.seed),
+            request.seed,
+            colour,
+            request.neighbours,
+            wavelet_levels(factor),
         )
         upsampled = resize(np.ascontiguousarray(rgb), out_wh)
         first = request.tile or model.resolution

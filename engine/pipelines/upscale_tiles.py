@@ -38,6 +38,7 @@ class SRSettings:
     seed: int
     colour: str = "wavelet"  # adain | wavelet | none
     neighbours: bool = True  # False: windows ignore each other (only the blend joins them)
+    wavelet_levels: int = 2  # low-frequency levels taken from the input (x4: 2)
 
 
 def resize(rgb: np.ndarray, size_wh: tuple[int, int], method=Image.BICUBIC) -> np.ndarray:
@@ -93,7 +94,7 @@ def sr_window(
         raise
     if not bool(torch.isfinite(sampled.latent).all()):
         raise NonFiniteOutput(f"{model.name} produced non-finite values")
-    return colour_fix(model.decode(sampled.latent), lr, settings.colour)
+    return colour_fix(model.decode(sampled.latent), lr, settings.colour, settings.wavelet_levels)
 
 
 def tiled_apply(
