@@ -40,6 +40,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "RUN_DEVICE",
     "RUN_DTYPE",
+    "FAST_UPSCALE",
     "FAST_UPSCALE_ID",
     "UpscaleRequest",
     "TASKS",
@@ -101,7 +102,7 @@ class ModelEntry:
     family: str = "var"
 
 
-QUICK_FILLS = (  # the tools that need no model: always offered
+QUICK_FILLS = (  # retouching without a model: always offered
     ModelEntry(
         "Quick fill - OpenCV Telea (no model)",
         ModelChoice(model_id="quick-fill"),
@@ -118,14 +119,16 @@ QUICK_FILLS = (  # the tools that need no model: always offered
         hint="Model-free fluid-flow in-painting: continues edges into thin holes such as "
         "scratches; large holes come out smeared.",
     ),
-    ModelEntry(
-        "Fast upscale - Lanczos (no model)",
-        ModelChoice(model_id=FAST_UPSCALE_ID),
-        FAMILIES["lanczos"].tasks,
-        family="lanczos",
-        hint="Classical Lanczos resampling: instant and faithful, invents no detail.",
-    ),
 )
+
+
+FAST_UPSCALE = ModelEntry(
+    "Fast upscale - Lanczos (no model)",
+    ModelChoice(model_id=FAST_UPSCALE_ID),
+    FAMILIES["lanczos"].tasks,
+    family="lanczos",
+    hint="Classical Lanczos resampling: instant and faithful, invents no detail.",
+)  # upscaling without a model: always offered
 
 
 # -- image files ---------------------------------------------------------------------------
@@ -225,7 +228,7 @@ def installed_models() -> list[ModelEntry]:
             )
     except Exception:  # a broken model index must not take the GUI down
         log.exception("listing models failed")
-    return entries + list(QUICK_FILLS)
+    return [*entries, FAST_UPSCALE, *QUICK_FILLS]
 
 
 def suggest_model(task: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
-from app.engine_access import QUICK_FILLS, installed_models
+from app.engine_access import FAST_UPSCALE, QUICK_FILLS, installed_models
 from tests.app.helpers import gradient_image
 
 
@@ -19,7 +19,7 @@ def test_fresh_install_lists_the_demo_first_and_quick_fill_last(data_dir):
 
 def test_without_the_demo_quick_fill_still_retouches(data_dir, monkeypatch):
     monkeypatch.setenv("FINESCALE_DEMO_DIR", str(data_dir / "no-demo"))
-    assert installed_models() == list(QUICK_FILLS)
+    assert installed_models() == [FAST_UPSCALE, *QUICK_FILLS]
 
 
 def test_quick_fill_in_the_window_fills_the_hole_and_nothing_else(make_window, qtbot):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.engine_access import QUICK_FILLS, installed_models
+from app.engine_access import FAST_UPSCALE, installed_models
 from tests.app.helpers import ScriptedPrompts, gradient_image
 
 
 def fast_upscale():
-    return next(e for e in QUICK_FILLS if e.family == "lanczos")
+    return FAST_UPSCALE
 
 
 def test_upscale_with_the_demo_model_opens_a_new_document(make_window, qtbot):
