@@ -273,6 +273,7 @@ class JobController(QObject):
             event.scale_index,
             event.num_scales,
             pixmap if region is not None else self._focused(pixmap),
+            (event.window_index, event.num_windows),
         )
         if self._job is not None:
             self._job.num_scales = event.num_scales

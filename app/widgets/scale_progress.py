@@ -99,7 +99,11 @@ class ScaleProgressStrip(QWidget):
         scale_index: int,
         num_scales: int,
         preview: QPixmap | None,
+        window: tuple[int, int] = (0, 1),
     ) -> None:
+        """One scale formed. A tiled job (out-painting) runs the scales once per ``window``
+        (index, count): the bar counts every scale of every window, so it never goes back."""
+        window_index, num_windows = window
         if len(self.thumbnails) != num_scales:
             self._set_slots(num_scales)
         if scale_index == 0:  # a new sample starts its strip over
@@ -110,12 +114,14 @@ class ScaleProgressStrip(QWidget):
                 self._fill_slot(self.thumbnails[index], preview)
         if preview is not None:
             self._fill_slot(self.thumbnails[scale_index], preview)
-        total = num_samples * num_scales
-        done = sample_index * num_scales + scale_index + 1
+        total = num_samples * num_windows * num_scales
+        done = (sample_index * num_windows + window_index) * num_scales + scale_index + 1
         self.bar.setRange(0, total)
         self.bar.setValue(done)
         sample = f" · variation {sample_index + 1}/{num_samples}" if num_samples > 1 else ""
-        self.bar.setFormat(f"Scale {scale_index + 1}/{num_scales}{sample}{self._eta(done, total)}")
+        tile = f" · window {window_index + 1}/{num_windows}" if num_windows > 1 else ""
+        where = f"Scale {scale_index + 1}/{num_scales}{tile}{sample}"
+        self.bar.setFormat(f"{where}{self._eta(done, total)}")
         self.status.setText("Generating…")
 
     def finish(self, message: str, elapsed_s: float | None = None) -> None:

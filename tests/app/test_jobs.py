@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QTimer
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.choices import Sides
-from app.engine_access import ModelEntry
+from app.engine_access import ModelEntry, installed_models
 from app.prompts import Prompts
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest
 from engine.runtime.cancel import UserFacingError
@@ -350,3 +350,27 @@ def test_undo_of_an_applied_fill_restores_strokes_painted_outside_its_window(
     window.undo_action.trigger()
     np.testing.assert_array_equal(window.document.mask, before)
     np.testing.assert_array_equal(window.document.image, image)
+
+
+def test_a_tiled_out_paint_has_one_progress_that_never_goes_back(make_window, qtbot):
+    demo = next(entry for entry in installed_models() if entry.demo)
+    prompts = ScriptedPrompts()
+    window = make_window(real_engine=True, models=[demo], prompts=prompts)
+    window.document.load(gradient_image(200, 150))
+    window.panel.set_mode("outpaint")
+    window.panel.samples.setValue(1)
+    prompts.sides = Sides(left=0, right=200, top=0, bottom=60)  # several model windows
+    fractions: list[float] = []
+    windows: set[int] = set()
+
+    def record(event) -> None:
+        bar = window.strip.bar
+        fractions.append(bar.value() / max(1, bar.maximum()))
+        windows.add(event.window_index)
+
+    window.bridge.scale_progress.connect(record, Qt.ConnectionType.QueuedConnection)
+    run_job(window, qtbot, timeout=180_000)
+    qtbot.wait(50)
+    assert len(windows) > 1, "the job ran in several windows"
+    assert fractions == sorted(fractions), "the bar never goes backwards"
+    assert fractions[-1] == 1.0
