@@ -11,7 +11,7 @@ from PIL import Image
 from engine.api import BatchEntry, BatchRequest, ModelChoice, UpscaleTarget
 from engine.cli.batch import Reporter
 from engine.cli.main import main
-from engine.imaging.imageio import NOTE_16BIT
+from engine.imaging.modes import NOTE_16BIT
 from engine.pipelines.batch import run_batch
 from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
 from engine.runtime.jobs import JobContext

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.api import BatchEntry, BatchItemProgress, BatchRequest, ScaleProgress
-from engine.imaging.imageio import load_image, save_image, upright_size
+from engine.imaging.imageio import load_image, upright_size
 from engine.imaging.metadata import rescaled, resized_exif
+from engine.imaging.saving import save_image
 from engine.pipelines.batch.journal import Journal
 from engine.pipelines.batch.naming import output_extension, render, with_suffix
 from engine.pipelines.batch.upscalers import Upscaler

@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 
-from engine.imaging.imageio import DiskFullError, is_disk_full
+from engine.imaging.outputs import DiskFullError, is_disk_full
 from engine.runtime.cancel import UserFacingError
 
 try:  # POSIX; elsewhere locks are not taken and only old temporaries are swept

@@ -23,7 +23,7 @@ from engine.api import (
     BatchSummary,
     JobResult,
 )
-from engine.imaging.imageio import DiskFullError, sweep_temporaries
+from engine.imaging.outputs import DiskFullError, sweep_stale_temps
 from engine.pipelines.batch.inputs import expand_inputs, shard
 from engine.pipelines.batch.item import ItemRunner, Outcome
 from engine.pipelines.batch.journal import Journal
@@ -68,7 +68,7 @@ def _sweep(request: BatchRequest, journal: Journal, items) -> None:
     age = STALE_TEMP_S if journal.others_running else 0.0
     folders = {os.path.join(request.output_dir, entry.subfolder) for entry in items}
     for folder in folders:
-        sweep_temporaries(folder, age)
+        sweep_stale_temps(folder, age)
 
 
 def _run_one(runner: ItemRunner, ctx: JobContext, index: int, total: int, entry) -> Outcome:

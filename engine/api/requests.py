@@ -1,12 +1,4 @@
-"""Pure data that crosses the engine boundary: requests in, events out.
-
-Everything here is a frozen dataclass holding numpy arrays and plain values, never torch tensors
-or Qt types, so a request can be snapshotted on the GUI thread and an event handed back from the
-engine thread without sharing mutable state.
-
-Image convention: ``(H, W, 3)`` or ``(H, W, 4)`` ``uint8`` RGB(A), row-major, an owned copy.
-Mask convention: ``(H, W)`` ``bool``, True = regenerate this pixel.
-"""
+"""Requests: frozen snapshots of what the caller wants done (numpy images, plain settings)."""
 
 from __future__ import annotations
 
@@ -71,6 +63,11 @@ class Sampling:
     smooth: bool = False  # VAR's ``more_smooth`` Gumbel mixture
     seed: int = 0
     tau: float = 1.0  # softmax temperature of bitwise families (Infinity); VAR has none
+    # Opt-in speed/quality trade-offs (off = the exact reference path; see benchmarks/RESULTS.md
+    # for their measured PSNR/SSIM against it). Which families honour them: capabilities.
+    cfg_skip_last: int = 0  # run the last N scales without the unconditional half (SkipVAR)
+    prune_ratio: float = 0.0  # FastVAR: fraction of tokens skipped per block on the largest scales
+    prune_scales: int = 2  # how many of the largest scales prune_ratio applies to
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +257,7 @@ class UpscaleRequest:
     tile: int | None = None
     overlap: int | None = None
     neighbours: bool = True  # teacher-force each window's overlap with finished windows
+    plan_only: bool = False  # answer with the planner's estimate (JobResult.notes), run nothing
 
 
 Request = (
@@ -272,191 +270,3 @@ Request = (
     | ImportRequest
     | BatchRequest
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Results and events. Every event is emitted on the engine thread and carries its ``job_id``.
-
-
-@dataclass(frozen=True, slots=True)
-class Variation:
-    """One finished image plus what is needed to reproduce or refine it."""
-
-    image: np.ndarray
-    seed: int
-    tokens: tuple[np.ndarray, ...] = ()  # per-scale token ids (pn*pn,) int64, for "vary details"
-
-
-@dataclass(frozen=True, slots=True)
-class JobResult:
-    variations: tuple[Variation, ...]
-    elapsed_s: float
-    notes: tuple[str, ...] = ()  # e.g. "16-bit input processed in 8-bit"
-    model_ids: tuple[str, ...] = ()  # what a download or an import installed
-
-
-@dataclass(frozen=True, slots=True)
-class JobQueued:
-    job_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class JobStarted:
-    job_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ModelLoading:
-    """Checkpoint bytes read so far; ``bytes_total`` is 0 when unknown."""
-
-    job_id: str
-    name: str
-    bytes_done: int
-    bytes_total: int
-
-
-@dataclass(frozen=True, slots=True)
-class ScaleProgress:
-    """One scale of one sample has formed; ``preview`` is a small RGB uint8 image."""
-
-    job_id: str
-    sample_index: int
-    num_samples: int
-    scale_index: int
-    num_scales: int
-    preview: np.ndarray | None
-
-
-@dataclass(frozen=True, slots=True)
-class DownloadProgress:
-    """One progress event; byte counts cover the whole model, ``file_*`` the current file."""
-
-    model_id: str
-    filename: str
-    file_index: int
-    file_count: int
-    file_done: int
-    file_total: int | None
-    done: int
-    total: int
-    rate_bps: float  # bytes per second over the recent past (0 while unknown)
-    eta_s: float | None
-    phase: str  # "checking" | "downloading" | "verifying" | "done"
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class TransferProgress:
-    """Bytes moved by a download or an import; ``download`` has a download's full picture."""
-
-    job_id: str
-    name: str
-    bytes_done: int
-    bytes_total: int
-    download: DownloadProgress | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class JobFinished:
-    job_id: str
-    result: JobResult
-
-
-@dataclass(frozen=True, slots=True)
-class JobFailed:
-    """``message`` is one plain sentence for the user; ``detail`` is the technical trace."""
-
-    job_id: str
-    message: str
-    detail: str = ""
-    expected: bool = False  # a foreseen failure (bad file, offline...): the message says it all
-
-
-@dataclass(frozen=True, slots=True)
-class JobCancelled:
-    job_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class BatchPlanned:
-    """The files a batch will process, in order; what it passed over on purpose (hidden and
-    system files, non-images in folders) and the entries it could not read (reported in the
-    summary's failures: a folder it could not list may hold pictures the user expects)."""
-
-    job_id: str
-    output_dir: str
-    items: tuple[BatchEntry, ...]
-    passed_over: tuple[tuple[str, str], ...]  # (path, reason)
-    problems: tuple[tuple[str, str], ...]  # (path, reason): unreadable, symlink loop...
-
-
-ITEM_STATES = ("running", "done", "skipped", "failed")
-
-
-@dataclass(frozen=True, slots=True)
-class BatchItemProgress:
-    """One file of a batch: ``fraction`` of it done while ``state`` is "running"; at the end
-    its output (done), or the reason it was skipped or failed. A done file carries ``before``
-    and ``after``: the centre of the output (at most 128² pixels) and the input region it came
-    from, so a GUI can compare them without decoding either file again."""
-
-    job_id: str
-    index: int
-    total: int
-    source: str
-    state: str  # one of ITEM_STATES
-    fraction: float = 0.0
-    output: str = ""
-    reason: str = ""
-    notes: tuple[str, ...] = ()
-    before: np.ndarray | None = None
-    after: np.ndarray | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BatchProgress:
-    """The whole batch: ``finished`` of ``total`` files, ETA from the throughput measured so far
-    (``eta_s`` is None until one file has been upscaled)."""
-
-    job_id: str
-    finished: int
-    total: int
-    eta_s: float | None
-    images_per_minute: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class BatchSummary:
-    """The end of a batch; ``stopped`` says why it ended early ("" = it ran to the end)."""
-
-    job_id: str
-    output_dir: str
-    done: tuple[tuple[str, str], ...]  # (source, output)
-    skipped: tuple[tuple[str, str], ...]  # (source, reason)
-    failed: tuple[tuple[str, str], ...]  # (source, reason)
-    elapsed_s: float
-    stopped: str = ""
-
-    @property
-    def all_succeeded(self) -> bool:
-        return not self.failed and not self.stopped
-
-
-Event = (
-    JobQueued
-    | JobStarted
-    | ModelLoading
-    | ScaleProgress
-    | TransferProgress
-    | JobFinished
-    | JobFailed
-    | JobCancelled
-    | BatchPlanned
-    | BatchItemProgress
-    | BatchProgress
-    | BatchSummary
-)
-TERMINAL_EVENTS = (JobFinished, JobFailed, JobCancelled)
