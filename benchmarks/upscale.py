@@ -76,6 +76,7 @@ def main() -> None:
 
 def _model_run(args, src: Path, out: Path, choice) -> None:
     import torch
+    from PIL import Image
 
     from engine.api import BatchEntry, BatchRequest, UpscaleTarget
     from engine.pipelines.batch import run_batch
@@ -85,9 +86,9 @@ def _model_run(args, src: Path, out: Path, choice) -> None:
 
     ctx = JobContext("bench", CancelToken(), lambda event: None, ModelCache())
     files = sorted(src.iterdir())[: args.model_images]
-    warm = BatchRequest((BatchEntry(str(files[0])),), str(out / "warm"), UpscaleTarget(scale=None,
-                        max_long_side=64), model=choice)  # fmt: skip
-    run_batch(warm, ctx)  # the model load, not measured
+    tiny = out.parent / "warm.png"
+    Image.open(files[0]).crop((0, 0, 32, 32)).save(tiny)
+    run_batch(BatchRequest((str(tiny),), str(out / "warm"), UpscaleTarget(2), model=choice), ctx)
     request = BatchRequest(tuple(BatchEntry(str(f)) for f in files), str(out), UpscaleTarget(4),
                            model=choice, format="jpeg")  # fmt: skip
     started = time.perf_counter()
