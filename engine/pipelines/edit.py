@@ -102,9 +102,28 @@ def validate(request: EditRequest) -> tuple[np.ndarray, np.ndarray | None]:
             f"The mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
             f"{image.shape[1]}×{image.shape[0]}; they must be the same size."
         )
-    grown = grow_mask(mask, request.grow_px)
-    mask_bbox(grown)  # a clear error for an empty mask before any model is loaded
-    return image, grown
+    return image, grow_near(mask, request.grow_px)
+
+
+def grow_near(mask: np.ndarray, px: int) -> np.ndarray:
+    """``grow_mask`` computed only around the mask's box (a disc never reaches further), so a
+    small mask on a 12 MP photo costs a small distance transform. An empty mask is an error."""
+    x0, y0, x1, y1 = mask_bbox(mask)
+    pad = max(0, px) + 1
+    box = Window(max(0, x0 - pad), max(0, y0 - pad), min(mask.shape[1], x1 + pad),
+                 min(mask.shape[0], y1 + pad))  # fmt: skip
+    grown = np.zeros_like(mask)
+    grown[box.slices] = grow_mask(mask[box.slices], px)
+    return grown
+
+
+def window_alpha(grown: np.ndarray, window: Window, feather_px: int) -> np.ndarray:
+    """The paste alpha: the grown mask feathered inward, computed inside the window only (the
+    window holds the whole grown mask, so the result is the same as on the full photo)."""
+    alpha = np.zeros(grown.shape, np.float32)
+    region = grown[window.slices]
+    alpha[window.slices] = feather_mask(region, feather_px) * region
+    return alpha
 
 
 def masked_override(model: FamilyModel, area: EditArea, grown: np.ndarray) -> TokenOverride:
@@ -159,7 +178,7 @@ def run_edit(request: EditRequest, ctx: JobContext) -> JobResult:
         window, alpha = Window(0, 0, width, height), np.ones((height, width), np.float32)
     else:
         window = context_window(mask_bbox(grown), (width, height), model.resolution)
-        alpha = feather_mask(grown, request.feather_px) * grown
+        alpha = window_alpha(grown, window, request.feather_px)
     area = prepare_area(image, window, model.resolution)
     override = None if grown is None else masked_override(model, area, grown)
     variations = []
