@@ -82,7 +82,8 @@ def test_a_non_square_photo_comes_back_at_its_size(engine, choice):
     assert not np.array_equal(variation.image, image)
     progress = [e for e in events if isinstance(e, ScaleProgress)]
     assert [e.scale_index for e in progress] == list(range(7))
-    assert all(e.preview is not None and e.preview.ndim == 3 for e in progress)
+    # Previews show the whole photo, downscaled (at most 512 px a side).
+    assert {e.preview.shape for e in progress} == {(195, 259, 3)}
 
 
 def test_a_mask_limits_the_edit_bit_exactly(engine, choice):
