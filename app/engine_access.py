@@ -7,20 +7,30 @@ engine's surface the GUI depends on is listed in ``__all__`` below, in one place
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from engine.api import UNCONDITIONAL_CLASS, ModelChoice
+from engine.api import (
+    UNCONDITIONAL_CLASS,
+    DownloadProgress,
+    DownloadRequest,
+    ImportRequest,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    ModelChoice,
+    TransferProgress,
+)
 from engine.capabilities import FAMILIES, TASKS, TaskDefaults, task_defaults, why_not
 from engine.imaging import imageio, masks
 from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
-from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.store import catalogue, download, installed, locations, registry, removal, verify
-from engine.store.download import DownloadProgress, format_bytes
+from engine.imaging.thumbnail import thumbnail
+from engine.runtime.cancel import UserFacingError
+from engine.store import catalogue, installed, locations, registry, removal, verify
+from engine.store.download import format_bytes
 from engine.store.resources import sample_photo
 
 __all__ = [
@@ -30,8 +40,12 @@ __all__ = [
     "TASKS",
     "TaskDefaults",
     "UNCONDITIONAL_CLASS",
-    "CancelToken",
     "DownloadProgress",
+    "DownloadRequest",
+    "ImportRequest",
+    "JobFailed",
+    "JobFinished",
+    "TransferProgress",
     "JobCancelled",
     "ModelChoice",
     "ModelEntry",
@@ -39,13 +53,11 @@ __all__ = [
     "Picture",
     "UserFacingError",
     "Window",
-    "download_model",
     "engine_versions",
     "format_bytes",
     "grow_feather_preview",
     "grow_mask",
     "hub_offline",
-    "import_models",
     "installed_models",
     "load_image",
     "load_mask",
@@ -56,6 +68,7 @@ __all__ = [
     "save_image",
     "sample_photo",
     "task_defaults",
+    "thumbnail",
     "why_not",
     "save_mask",
     "verify_model",
@@ -255,19 +268,6 @@ def hub_offline() -> bool:
     return locations.hub_offline()
 
 
-def download_model(
-    model_id: str,
-    progress: Callable[[DownloadProgress], None] | None,
-    token: CancelToken,
-) -> None:
-    """Fetch a model's missing files into the hub cache (resumable; blocks: use a worker).
-
-    ``progress`` is called on the calling thread. Raises ``JobCancelled`` after
-    ``token.cancel()`` (the partial file stays for the next call) or ``UserFacingError``.
-    """
-    download.download_model(catalogue.get_model(model_id), progress, token)
-
-
 def verify_model(model_id: str) -> list[verify.FileCheck]:
     """Re-hash a model's present files against the hashes known offline (index, registry)."""
     return verify.verify(catalogue.get_model(model_id))
@@ -289,19 +289,3 @@ def model_folder(model_id: str) -> Path:
     while not folder.is_dir() and folder.parent != folder:
         folder = folder.parent
     return folder
-
-
-def import_models(
-    path: str | Path,
-    progress: Callable[[str, int, int], None] | None = None,
-    token: CancelToken | None = None,
-    convert: str | None = None,
-) -> list[str]:
-    """Register the checkpoints in a file or folder (validated, hard-linked, copied or converted).
-
-    Slow for multi-GB files on another drive: call it off the GUI thread. ``progress`` gets
-    ``(file name, bytes done, bytes total)`` while files are hashed or copied.
-    """
-    from engine.store.importing import import_path
-
-    return import_path(path, progress, token, convert=convert)

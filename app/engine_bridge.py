@@ -10,8 +10,8 @@ Events are routed per job id:
 * **background jobs** (``submit_job``: batch items, downloads, imports) run alongside and never
   cancel anything; each of their events comes out of ``job_event`` with its ``job_id``.
 
-Previews are coalesced per job: when the GUI falls behind, only each job's newest pending
-``ScaleProgress`` is delivered.
+Progress is coalesced per job: when the GUI falls behind, only each job's newest pending
+``ScaleProgress`` or ``TransferProgress`` is delivered.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ from engine.api import (
     ModelLoading,
     Request,
     ScaleProgress,
+    TransferProgress,
 )
 from engine.service import Engine, Runner, create_engine
 
 log = logging.getLogger(__name__)
 
 TERMINAL = (JobFinished, JobFailed, JobCancelled)
+PROGRESS = (ScaleProgress, TransferProgress)  # coalesced per job: only the newest counts
 
 
 class _PreviewReady:
@@ -67,7 +69,7 @@ class EngineBridge(QObject):
         self._engine = engine
         self._current: str | None = None
         self._background: set[str] = set()
-        self._pending: dict[str, ScaleProgress] = {}
+        self._pending: dict[str, ScaleProgress | TransferProgress] = {}
         self._lock = threading.Lock()
         self._delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
         engine.set_sink(self._on_engine_event)
@@ -115,7 +117,7 @@ class EngineBridge(QObject):
     # -- engine thread ------------------------------------------------------------------------
 
     def _on_engine_event(self, event: object) -> None:
-        if isinstance(event, ScaleProgress):
+        if isinstance(event, PROGRESS):
             with self._lock:
                 already_signalled = event.job_id in self._pending
                 self._pending[event.job_id] = event

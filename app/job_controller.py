@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QWidget
 
+from app.engine_access import thumbnail
 from app.engine_bridge import EngineBridge
 from app.imaging import to_pixmap
 from app.prompts import Prompts
@@ -247,7 +248,7 @@ class JobController(QObject):
         self._results = list(result.variations)
         self._result_job = job
         count = len(self._results)
-        thumbs = [to_pixmap(_thumbnail(v.image)) for v in self._results]
+        thumbs = [to_pixmap(thumbnail(v.image, THUMB_SIDE)) for v in self._results]
         num_scales = job.num_scales if job else 0
         can_vary = job is not None and job.mode in ("inpaint", "generate")
         self._variations.set_variations(
@@ -301,8 +302,3 @@ class JobController(QObject):
         self.cancel()
         self.discard()
         self._canvas.clear_preview()
-
-
-def _thumbnail(image: np.ndarray) -> np.ndarray:
-    step = max(1, int(np.ceil(max(image.shape[:2]) / THUMB_SIDE)))
-    return np.ascontiguousarray(image[::step, ::step])

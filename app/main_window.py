@@ -99,7 +99,9 @@ class MainWindow(QMainWindow):
             self.canvas, self.prompts, self.settings,
         )  # fmt: skip
         self.autosaver = Autosaver(self.document, self.settings.folder, autosave_delay_ms)
-        self.models = ModelsController(self, self.panel, self.prompts, self.settings, models)
+        self.models = ModelsController(
+            self, self.panel, self.prompts, self.settings, bridge, models
+        )
 
         self._build_status_bar()
         self._build_menus()
@@ -303,7 +305,7 @@ class MainWindow(QMainWindow):
             return
         self.jobs.cancel()
         self.files.io.wait()
-        self.models.wait()
+        self.models.stop()
         self.autosaver.discard()  # a clean exit leaves nothing to restore
         event.accept()
 

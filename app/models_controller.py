@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from app import engine_access
-from app.dialogs.models_dialog import ModelsDialog
+from app.dialogs.models_dialog import JobSubmitter, ModelsDialog
 from app.engine_access import ModelEntry
 from app.prompts import Prompts
 from app.settings import AppSettings
@@ -28,10 +28,12 @@ class ModelsController(QObject):
         panel: GeneratePanel,
         prompts: Prompts,
         settings: AppSettings,
+        jobs: JobSubmitter,
         fixed: list[ModelEntry] | None = None,
     ):
         super().__init__(window)
         self._window, self._panel, self._prompts, self._settings = window, panel, prompts, settings
+        self._jobs = jobs
         self._fixed = fixed
         self._dialog: ModelsDialog | None = None
 
@@ -42,7 +44,7 @@ class ModelsController(QObject):
     def dialog(self) -> ModelsDialog:
         """Created on first use and then kept: its downloads outlive closing the window."""
         if self._dialog is None:
-            dialog = ModelsDialog(self._window, self._prompts, self._settings)
+            dialog = ModelsDialog(self._window, self._prompts, self._jobs, self._settings)
             dialog.models_changed.connect(self.refresh)
             dialog.status_message.connect(self.status_message)
             dialog.imported.connect(self.imported)
@@ -61,6 +63,7 @@ class ModelsController(QObject):
         self.open_dialog()
         self.dialog().import_from_disk()
 
-    def wait(self, msecs: int = 30_000) -> bool:
-        """On quit: cancel downloads (they resume next time) and imports, wait for workers."""
-        return self._dialog is None or self._dialog.shutdown(msecs)
+    def stop(self) -> None:
+        """On quit: cancel downloads (they resume next time) and imports."""
+        if self._dialog is not None:
+            self._dialog.shutdown()

@@ -11,6 +11,7 @@ Mask convention: ``(H, W)`` ``bool``, True = regenerate this pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -124,6 +125,23 @@ class OutpaintRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class DownloadRequest:
+    """Fetch the missing files of a registry model (resumable, verified) into the hub cache."""
+
+    model_id: str
+    lane: ClassVar[str] = "transfer"  # never queued behind (or ahead of) a model job
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRequest:
+    """Validate and register the checkpoints under ``path``; ``convert`` as in the CLI."""
+
+    path: str
+    convert: str | None = None
+    lane: ClassVar[str] = "transfer"
+
+
+@dataclass(frozen=True, slots=True)
 class EditRequest:
     """Edit ``image`` by a text ``instruction`` (VAREdit); optionally only where ``mask`` is True.
 
@@ -144,7 +162,14 @@ class EditRequest:
     )
 
 
-Request = GenerateRequest | InpaintRequest | OutpaintRequest | EditRequest
+Request = (
+    GenerateRequest
+    | InpaintRequest
+    | OutpaintRequest
+    | EditRequest
+    | DownloadRequest
+    | ImportRequest
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,6 +190,7 @@ class JobResult:
     variations: tuple[Variation, ...]
     elapsed_s: float
     notes: tuple[str, ...] = ()  # e.g. "16-bit input processed in 8-bit"
+    model_ids: tuple[str, ...] = ()  # what a download or an import installed
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +226,38 @@ class ScaleProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class DownloadProgress:
+    """One progress event; byte counts cover the whole model, ``file_*`` the current file."""
+
+    model_id: str
+    filename: str
+    file_index: int
+    file_count: int
+    file_done: int
+    file_total: int | None
+    done: int
+    total: int
+    rate_bps: float  # bytes per second over the recent past (0 while unknown)
+    eta_s: float | None
+    phase: str  # "checking" | "downloading" | "verifying" | "done"
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TransferProgress:
+    """Bytes moved by a download or an import; ``download`` has a download's full picture."""
+
+    job_id: str
+    name: str
+    bytes_done: int
+    bytes_total: int
+    download: DownloadProgress | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobFinished:
     job_id: str
     result: JobResult
@@ -212,6 +270,7 @@ class JobFailed:
     job_id: str
     message: str
     detail: str = ""
+    expected: bool = False  # a foreseen failure (bad file, offline...): the message says it all
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +279,13 @@ class JobCancelled:
 
 
 Event = (
-    JobQueued | JobStarted | ModelLoading | ScaleProgress | JobFinished | JobFailed | JobCancelled
+    JobQueued
+    | JobStarted
+    | ModelLoading
+    | ScaleProgress
+    | TransferProgress
+    | JobFinished
+    | JobFailed
+    | JobCancelled
 )
 TERMINAL_EVENTS = (JobFinished, JobFailed, JobCancelled)

@@ -6,15 +6,23 @@ other (the import contracts in ``pyproject.toml`` hold that).
 
 from __future__ import annotations
 
-from engine.api import Request
+from engine.api import JobResult, Request
 from engine.pipelines import lane_of, run_request
-from engine.runtime.jobs import Engine, Runner, Sink
+from engine.runtime.jobs import TRANSFER_LANE, Engine, JobContext, Runner, Sink
 from engine.store.cache import ModelCache
 
 
 def create_engine(sink: Sink | None = None, runner: Runner | None = None) -> Engine:
-    """A running engine; ``runner`` replaces the pipelines (tests of the plumbing use it)."""
-    return Engine(runner or run_request, ModelCache(), sink=sink, lane_of=lane_of)
+    """A running engine; ``runner`` replaces the model pipelines (tests of the GUI plumbing use
+    it), while downloads and imports always run for real on the transfer lane."""
+    if runner is None:
+        return Engine(run_request, ModelCache(), sink=sink, lane_of=lane_of)
+
+    def route(request: Request, ctx: JobContext) -> JobResult:
+        chosen = run_request if lane_of(request) == TRANSFER_LANE else runner
+        return chosen(request, ctx)
+
+    return Engine(route, ModelCache(), sink=sink, lane_of=lane_of)
 
 
 __all__ = ["Engine", "Request", "create_engine"]

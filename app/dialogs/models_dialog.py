@@ -1,24 +1,21 @@
 """The Models window: what each model is, whether it is here, what it costs, and managing it.
 
-Downloads and imports handle multi-GB files, so they run on a thread pool and the window stays
-responsive. Workers report through a parentless relay whose signals are queued onto the GUI
-thread and throttled to ``UPDATES_PER_S`` per job (a fast link must not flood the event loop).
-Cancel sets the job's token: the engine keeps the partial file and the next Download resumes it.
+Downloads and imports handle multi-GB files, so they are engine jobs on the engine's transfer
+lane (never behind a fill, never holding one up), submitted through the bridge like every other
+job; their events come back routed by job id, progress coalesced per job. Cancel asks the engine
+to stop the job: the partial file stays and the next Download resumes it.
 Errors and the folder picker go through ``Prompts`` so tests never meet a modal dialog; the
 delete confirmation and "Reveal in folder" are injectable for the same reason.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal, SignalInstance
 from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,26 +38,26 @@ from app import engine_access
 from app.engine_access import (
     RUN_DEVICE,
     RUN_DTYPE,
-    CancelToken,
     DownloadProgress,
+    DownloadRequest,
+    ImportRequest,
     JobCancelled,
+    JobFailed,
+    JobFinished,
     ModelRow,
+    TransferProgress,
     UserFacingError,
     format_bytes,
 )
 from app.prompts import Prompts
 from app.settings import AppSettings
 
-log = logging.getLogger(__name__)
-
-UPDATES_PER_S = 10
 IMPORT_FORMATS = (
     ("Keep files as they are", None),
     ("Store as safetensors", "keep"),
     ("Store as fp16 safetensors (half size)", "fp16"),
     ("Store as bf16 safetensors (half size)", "bf16"),
 )
-MAX_WORKERS = 4  # a few downloads side by side plus an import; all wait on network or disk
 COLUMNS = (
     "Id",
     "Model",
@@ -82,72 +79,14 @@ OFFLINE_NOTICE = (
 )
 
 
-class _Relay(QObject):
-    """Worker-to-window messages; parentless, so a worker outliving the window emits harmlessly."""
+class JobSubmitter(Protocol):
+    """What the window needs of the bridge (``app.engine_bridge.EngineBridge``)."""
 
-    progress = Signal(str, object)  # model id, DownloadProgress
-    finished = Signal(str, str, str, str)  # model id, "done"|"cancelled"|"failed", message, detail
-    import_progress = Signal(str, int, int)  # file name, bytes done, bytes total
-    import_finished = Signal(list, str, str, str)  # model ids, outcome, message, detail
+    job_event: SignalInstance
 
+    def submit_job(self, request: object) -> str: ...
 
-class _Throttle:
-    """Lets an event through when its kind changes or 1/``UPDATES_PER_S`` s have passed."""
-
-    def __init__(self) -> None:
-        self._key: str | None = None
-        self._last = 0.0
-
-    def ready(self, key: str) -> bool:
-        now = time.monotonic()
-        if key != self._key or now - self._last >= 1.0 / UPDATES_PER_S:
-            self._key, self._last = key, now
-            return True
-        return False
-
-
-def _download_work(relay: _Relay, model_id: str, token: CancelToken) -> None:
-    """Runs on a pool thread: touches no widget, reports only through ``relay``."""
-    gate = _Throttle()
-
-    def progress(event: DownloadProgress) -> None:
-        if gate.ready(event.phase):
-            relay.progress.emit(model_id, event)
-
-    try:
-        engine_access.download_model(model_id, progress, token)
-    except JobCancelled:
-        relay.finished.emit(model_id, "cancelled", "", "")
-    except UserFacingError as exc:
-        relay.finished.emit(model_id, "failed", str(exc), "")
-    except Exception as exc:  # noqa: BLE001 - shown in plain words, traceback behind Details
-        log.exception("downloading %s failed", model_id)
-        message = f"Downloading {model_id} failed unexpectedly ({exc})."
-        relay.finished.emit(model_id, "failed", message, traceback.format_exc())
-    else:
-        relay.finished.emit(model_id, "done", "", "")
-
-
-def _import_work(relay: _Relay, path: str, convert: str | None, token: CancelToken) -> None:
-    """Runs on a pool thread: hashing and copying multi-GB files must not freeze the window."""
-    gate = _Throttle()
-
-    def progress(name: str, done: int, total: int) -> None:
-        if gate.ready(name):
-            relay.import_progress.emit(name, done, total)
-
-    try:
-        ids = engine_access.import_models(path, progress, token, convert)
-    except JobCancelled:
-        relay.import_finished.emit([], "cancelled", "Import cancelled.", "")
-    except UserFacingError as exc:
-        relay.import_finished.emit([], "failed", str(exc), "")
-    except Exception as exc:  # noqa: BLE001 - shown in plain words, traceback behind Details
-        log.exception("import from %s failed", path)
-        message = f"Could not import from {Path(path).name}: {exc}"
-        relay.import_finished.emit([], "failed", message, traceback.format_exc())
-    else:
-        relay.import_finished.emit(list(ids), "done", "", "")
+    def cancel(self, job_id: str | None = None) -> None: ...
 
 
 def _duration(seconds: float) -> str:
@@ -187,10 +126,11 @@ def ask_remove(parent: QWidget, question: str) -> bool:
 
 @dataclass
 class _Download:
-    """A running download: its token, and the last progress (redrawn after a refresh)."""
+    """A running download: its engine job, and the last progress (redrawn after a refresh)."""
 
-    token: CancelToken
+    job_id: str
     last: DownloadProgress | None = None
+    cancelling: bool = False
 
 
 class ModelsDialog(QDialog):
@@ -206,6 +146,7 @@ class ModelsDialog(QDialog):
         self,
         parent: QWidget | None,
         prompts: Prompts,
+        jobs: JobSubmitter,
         settings: AppSettings | None = None,
         device: str = RUN_DEVICE,
         dtype: str = RUN_DTYPE,
@@ -222,17 +163,12 @@ class ModelsDialog(QDialog):
         self._rows: list[ModelRow] = []
         self._downloads: dict[str, _Download] = {}
         self._activity: dict[str, str] = {}  # last outcome per model, shown in its row
-        self._import_token: CancelToken | None = None
+        self._jobs = jobs
+        self._download_jobs: dict[str, str] = {}  # engine job id -> model id
+        self._import_job: str | None = None
         self._offline = False
         self._sized = False  # columns fit the first listing, then the user's widths are kept
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(MAX_WORKERS)
-        self._relay = _Relay()
-        queued = Qt.ConnectionType.QueuedConnection
-        self._relay.progress.connect(self._on_progress, queued)
-        self._relay.finished.connect(self._on_finished, queued)
-        self._relay.import_progress.connect(self._on_import_progress, queued)
-        self._relay.import_finished.connect(self._on_import_finished, queued)
+        jobs.job_event.connect(self._on_job_event)
         self._build()
 
     def _build(self) -> None:
@@ -401,7 +337,7 @@ class ModelsDialog(QDialog):
             row is not None and row.removable and not busy and row.status != "not installed"
         )
         self.reveal_button.setEnabled(row is not None)
-        self.import_button.setEnabled(self._import_token is None)
+        self.import_button.setEnabled(self._import_job is None)
 
     # -- downloads --------------------------------------------------------------------------------
 
@@ -409,21 +345,22 @@ class ModelsDialog(QDialog):
         row = self._selected_row()
         if row is None or row.id in self._downloads:
             return
-        token = CancelToken()
-        self._downloads[row.id] = _Download(token)
+        job_id = self._jobs.submit_job(DownloadRequest(row.id))
+        self._download_jobs[job_id] = row.id
+        self._downloads[row.id] = _Download(job_id)
         self._activity.pop(row.id, None)
         self._show_progress(row.id)
         self.message.setText(f"Downloading {row.title}…")
-        self._pool.start(functools.partial(_download_work, self._relay, row.id, token))
         self._update_buttons()
 
     def cancel_selected(self) -> None:
-        """The partial file stays on disk; the worker reports ``cancelled`` at its next chunk."""
+        """The partial file stays on disk; the engine reports ``cancelled`` at its next chunk."""
         model_id = self.selected_id()
         job = self._downloads.get(model_id or "")
         if job is None:
             return
-        job.token.cancel()
+        job.cancelling = True
+        self._jobs.cancel(job.job_id)
         self.cancel_button.setEnabled(False)
         self._show_progress(model_id)
 
@@ -439,7 +376,7 @@ class ModelsDialog(QDialog):
             self.table.setCellWidget(index, PROGRESS, bar)
         job = self._downloads[model_id]
         event = job.last
-        if job.token.cancelled:
+        if job.cancelling:
             bar.setFormat("Cancelling…")
             return
         bar.setValue(round(event.fraction * 1000) if event else 0)
@@ -522,19 +459,17 @@ class ModelsDialog(QDialog):
 
     def import_from_disk(self) -> None:
         """Ask for a folder, then validate and register its checkpoints on a worker."""
-        if self._import_token is not None:
+        if self._import_job is not None:
             return
         start = self._settings.last_folder() if self._settings is not None else str(Path.home())
         path = self._prompts.import_folder(self, start)
         if not path:
             return
-        self._import_token = CancelToken()
         text = f"Importing models from {Path(path).name}…"
         self.message.setText(text)
         self.status_message.emit(text)
         convert = self.import_format.currentData()
-        work = functools.partial(_import_work, self._relay, path, convert, self._import_token)
-        self._pool.start(work)
+        self._import_job = self._jobs.submit_job(ImportRequest(path, convert))
         self._update_buttons()
 
     def _on_import_progress(self, name: str, done: int, total: int) -> None:
@@ -542,7 +477,7 @@ class ModelsDialog(QDialog):
         self.message.setText(f"Importing: reading {name}{share}…")
 
     def _on_import_finished(self, ids: list, outcome: str, message: str, detail: str) -> None:
-        self._import_token = None
+        self._import_job = None
         if outcome == "done":
             self.refresh()
             if ids and self.row_of(ids[0]) >= 0:
@@ -560,10 +495,57 @@ class ModelsDialog(QDialog):
 
     # -- lifetime ---------------------------------------------------------------------------------
 
-    def shutdown(self, msecs: int = 30_000) -> bool:
-        """On quit: cancel downloads (partial files stay for resuming) and imports, then wait."""
+    def shutdown(self) -> None:
+        """On quit: cancel downloads (partial files stay for resuming) and the import."""
         for job in self._downloads.values():
-            job.token.cancel()
-        if self._import_token is not None:
-            self._import_token.cancel()
-        return self._pool.waitForDone(msecs)
+            self._jobs.cancel(job.job_id)
+        if self._import_job is not None:
+            self._jobs.cancel(self._import_job)
+
+    # -- engine events ----------------------------------------------------------------------------
+
+    def _on_job_event(self, event: object) -> None:
+        job_id = getattr(event, "job_id", None)
+        if job_id in self._download_jobs:
+            self._on_download_event(self._download_jobs[job_id], event)
+        elif job_id is not None and job_id == self._import_job:
+            self._on_import_event(event)
+
+    def _on_download_event(self, model_id: str, event: object) -> None:
+        if isinstance(event, TransferProgress) and event.download is not None:
+            self._on_progress(model_id, event.download)
+            return
+        outcome = _outcome(event)
+        if outcome is not None:
+            self._download_jobs.pop(event.job_id, None)
+            message, detail = _failure(event)
+            self._on_finished(model_id, outcome, message, detail)
+
+    def _on_import_event(self, event: object) -> None:
+        if isinstance(event, TransferProgress):
+            self._on_import_progress(event.name, event.bytes_done, event.bytes_total)
+            return
+        outcome = _outcome(event)
+        if outcome == "done":
+            self._on_import_finished(list(event.result.model_ids), "done", "", "")
+        elif outcome == "cancelled":
+            self._on_import_finished([], "cancelled", "Import cancelled.", "")
+        elif outcome == "failed":
+            self._on_import_finished([], "failed", *_failure(event))
+
+
+def _outcome(event: object) -> str | None:
+    """ "done" | "cancelled" | "failed" for a job's last event, ``None`` for any other."""
+    if isinstance(event, JobFinished):
+        return "done"
+    if isinstance(event, JobCancelled):
+        return "cancelled"
+    if isinstance(event, JobFailed):
+        return "failed"
+    return None
+
+
+def _failure(event: object) -> tuple[str, str]:
+    if isinstance(event, JobFailed):
+        return event.message, "" if event.expected else event.detail
+    return "", ""

@@ -29,10 +29,3 @@ def decode_preview(vqvae: VQVAE, f_hat: torch.Tensor, pn: int) -> np.ndarray:
     grid = preview_grid(pn)
     small = F.interpolate(f_hat[:1].float(), size=(grid, grid), mode="area")
     return tensor_to_image(vqvae.decode(small))[0]
-
-
-def thumbnail(image: np.ndarray, max_side: int = 256) -> np.ndarray:
-    """Downscale a final image for the progress strip (nearest keeps it dependency-free)."""
-    h, w = image.shape[:2]
-    step = max(1, math.ceil(max(h, w) / max_side))
-    return np.ascontiguousarray(image[::step, ::step])

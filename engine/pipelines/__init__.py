@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from engine.api import (
+    DownloadRequest,
     EditRequest,
     GenerateRequest,
+    ImportRequest,
     InpaintRequest,
     JobResult,
     OutpaintRequest,
@@ -14,12 +16,15 @@ from engine.pipelines.edit import run_edit
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
+from engine.pipelines.transfers import run_download, run_import
 from engine.runtime.jobs import COMPUTE_LANE, JobContext
 
 RUNNERS = {
     GenerateRequest: run_generate,
     InpaintRequest: run_inpaint,
     OutpaintRequest: run_outpaint,
+    DownloadRequest: run_download,
+    ImportRequest: run_import,
     EditRequest: run_edit,
 }
 
@@ -33,5 +38,6 @@ def run_request(request: Request, ctx: JobContext) -> JobResult:
 
 
 def lane_of(request: Request) -> str:
-    """Which worker lane a request runs on: every model job shares the compute lane."""
+    """Which worker lane a request runs on: model jobs share the compute lane; downloads and
+    imports say ``lane = "transfer"``."""
     return getattr(request, "lane", COMPUTE_LANE)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.api import ModelChoice, ModelLoading, Sampling, ScaleProgress
-from engine.imaging.preview import thumbnail
+from engine.imaging.thumbnail import thumbnail
 from engine.models.family import Condition, FamilyModel, Sampled
 from engine.runtime.jobs import JobContext
 from engine.samplers.hooks import TokenOverride

@@ -28,7 +28,7 @@ from engine.imaging.compositing import (
     paste_back,
 )
 from engine.imaging.masks import feather_mask, grow_mask, mask_bbox, token_keep_mask
-from engine.imaging.preview import thumbnail
+from engine.imaging.thumbnail import thumbnail
 from engine.models.family import Condition, FamilyModel, Grid, token_arrays, token_tensors
 from engine.pipelines.common import load, sample_one
 from engine.pipelines.quick_fill import is_quick_fill, quick_fill

@@ -35,7 +35,9 @@ Sink = Callable[[Event], None]
 Runner = Callable[[Request, "JobContext"], JobResult]
 
 COMPUTE_LANE, TRANSFER_LANE = "compute", "transfer"
-LANES = (COMPUTE_LANE, TRANSFER_LANE)
+# Worker threads per lane: model jobs one at a time (they share the model cache and the cores);
+# a few downloads and an import side by side (they wait on the network or the disk).
+LANES = {COMPUTE_LANE: 1, TRANSFER_LANE: 4}
 
 
 @dataclass
@@ -98,13 +100,14 @@ class Engine:
         self._ids = itertools.count(1)
         self._queues: dict[str, queue.Queue[tuple[str, Request] | None]] = {}
         self._threads: list[threading.Thread] = []
-        for lane in LANES:
+        for lane, workers in LANES.items():
             self._queues[lane] = queue.Queue()
-            thread = threading.Thread(
-                target=self._work, args=(lane,), name=f"finescale-{lane}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            for index in range(workers):
+                thread = threading.Thread(
+                    target=self._work, args=(lane,), name=f"finescale-{lane}-{index}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def set_sink(self, sink: Sink) -> None:
         self._sink = sink
@@ -133,8 +136,9 @@ class Engine:
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel everything, stop the workers and release models."""
         self.cancel_all()
-        for lane_queue in self._queues.values():
-            lane_queue.put(None)
+        for lane, lane_queue in self._queues.items():
+            for _ in range(LANES[lane]):
+                lane_queue.put(None)
         for thread in self._threads:
             thread.join(timeout)
         release = getattr(self.models, "clear", None)
@@ -190,6 +194,7 @@ class Engine:
                 self._emit(JobCancelled(job_id))
                 return
             log.warning("job %s failed after %.1fs", job_id, time.perf_counter() - started)
-            self._emit(JobFailed(job_id, describe_error(exc), traceback.format_exc()))
+            expected = isinstance(exc, UserFacingError)
+            self._emit(JobFailed(job_id, describe_error(exc), traceback.format_exc(), expected))
         else:
             self._emit(JobFinished(job_id, result))

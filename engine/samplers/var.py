@@ -64,6 +64,9 @@ def sample_scales(
     halves are provably equal (every label is the null class, as in in- and out-painting) or
     the unconditional half cannot matter (cfg = 0), only one half is run: half the compute
     for the same guided logits.
+
+    Kept as one loop (over the usual length) on purpose: each step maps line for line onto the
+    reference's, which is what the token-for-token parity tests check.
     """
     patch_nums: Sequence[int] = var.cfg.patch_nums
     num_scales = len(patch_nums)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from engine.api import DownloadProgress
 from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
 from engine.store.hashing import git_blob_sha1, sha256_file
 from engine.store.index import record_files
@@ -36,27 +37,6 @@ METADATA_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0
 
 _HEX = set("0123456789abcdef")
-
-
-@dataclass(frozen=True)
-class DownloadProgress:
-    """One progress event; byte counts cover the whole model, ``file_*`` the current file."""
-
-    model_id: str
-    filename: str
-    file_index: int
-    file_count: int
-    file_done: int
-    file_total: int | None
-    done: int
-    total: int
-    rate_bps: float  # bytes per second over the recent past (0 while unknown)
-    eta_s: float | None
-    phase: str  # "checking" | "downloading" | "verifying" | "done"
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 0.0
 
 
 @dataclass(frozen=True)

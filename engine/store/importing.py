@@ -248,7 +248,7 @@ def _var_info(state: Mapping) -> dict:
         found = patch_nums_from_levels(lvl)
         info["patch_nums"] = list(found) if found else None
     if info["patch_nums"] is None:
-        from engine.models.var.config import RELEASED_PATCH_NUMS
+        from engine.models.var.schedules import RELEASED_PATCH_NUMS
 
         for schedule in RELEASED_PATCH_NUMS.values():
             if sum(p * p for p in schedule) == info["tokens"] and len(schedule) == info["levels"]:

@@ -1,6 +1,6 @@
 """Known checkpoints: which files make up each model, where they are published, how big they are.
 
-Sizes and memory figures come from ``shared/reference/var.md`` and ``varedit.md``; most are
+Sizes and memory figures were read from the reference code and papers; most are
 computed or estimated (flagged per file / per model) because the hub pages were not all reachable
 offline. sha256 values are unknown offline, so they are ``None`` here and checked against the hub's
 own LFS metadata at download time (see ``engine.store.download``).
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.models.var.schedules import PATCH_NUMS_256, PATCH_NUMS_512
+
 VAR_REPO = "FoundationVision/var"
 INFINITY_REPO = "FoundationVision/Infinity"
 VAREDIT_REPO = "HiDream-ai/VAREdit"
 T5_REPO = "google/flan-t5-xl"
 
-VAR_PATCH_NUMS_256 = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
-VAR_PATCH_NUMS_512 = (1, 2, 3, 4, 6, 9, 13, 18, 24, 32)
 
 GB = 1e9
 
@@ -182,7 +182,7 @@ def _var_spec(depth: int) -> ModelSpec:
         license="MIT",
         resolution=256,
         tasks=VAR_TASKS,
-        patch_nums=VAR_PATCH_NUMS_256,
+        patch_nums=PATCH_NUMS_256,
         memory_gb=_var_memory(size, depth, width, 680, VAR_VAE.size_bytes),
         notes=(
             f"ImageNet 256 px class-conditional, README FID {_VAR_FID[depth]}. File size = fp32 "
@@ -206,7 +206,7 @@ def _build_models() -> tuple[ModelSpec, ...]:
             license="MIT",
             resolution=512,
             tasks=VAR_TASKS,
-            patch_nums=VAR_PATCH_NUMS_512,
+            patch_nums=PATCH_NUMS_512,
             memory_gb=_var_memory(d36_size, 36, 2304, 2240, VAR_VAE.size_bytes),
             notes="Recommended by the VAR authors for zero-shot in/out-painting (512 px).",
         )

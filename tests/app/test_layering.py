@@ -31,3 +31,12 @@ def test_the_engine_never_imports_qt():
     engine = APP.parent / "engine"
     offenders = [p.name for p in engine.rglob("*.py") if "PySide6" in imported_roots(p)]
     assert offenders == []
+
+
+def test_the_guis_gateway_to_the_engine_loads_no_torch():
+    """The window can be built before torch is imported (it loads on the engine thread)."""
+    import subprocess
+    import sys
+
+    code = "import sys, app.engine_access, app.requests; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=APP.parent)

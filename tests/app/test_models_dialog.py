@@ -19,9 +19,11 @@ from PySide6.QtWidgets import QProgressBar, QWidget
 from safetensors import safe_open
 
 from app.dialogs.models_dialog import DISK, MEMORY, PROGRESS, SIZE, STATUS, ModelsDialog
-from app.engine_access import CancelToken, download_model
+from app.engine_bridge import EngineBridge
+from engine.runtime.cancel import CancelToken
 from engine.store import installed, locations
 from engine.store.catalogue import get_model
+from engine.store.download import download_model
 from engine.store.registry import VAR_REPO, VAR_VAE, memory_estimate_gb
 from tests.app.helpers import ScriptedPrompts
 from tests.hub_server import closed_port_url, payload, serve_hub
@@ -71,15 +73,18 @@ def harness(qtbot, hub) -> Harness:
         holder[0].questions.append(question)
         return holder[0].confirm
 
+    bridge = EngineBridge.create()
     dialog = ModelsDialog(
-        None, prompts, device="cpu", dtype="fp32", open_url=open_url, confirm_remove=confirm
-    )
+        None, prompts, bridge, device="cpu", dtype="fp32", open_url=open_url,
+        confirm_remove=confirm,
+    )  # fmt: skip
     holder.append(Harness(dialog, prompts))
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
     yield holder[0]
-    assert dialog.shutdown(10_000)
+    dialog.shutdown()
+    bridge.shutdown()
 
 
 def serve_var_d16(hub, vae_size: int = 64 * 1024, var_size: int = 320 * 1024) -> None:
@@ -200,7 +205,7 @@ def test_cancel_keeps_the_partial_file_and_download_resumes(harness, hub, qtbot)
 
 def test_delete_asks_first_then_removes(harness, hub, qtbot):
     serve_var_d16(hub)
-    download_model(MODEL, None, CancelToken())
+    download_model(get_model(MODEL), None, CancelToken())
     dialog = harness.dialog
     dialog.refresh()
     harness.select()

@@ -43,7 +43,8 @@ def test_bad_checkpoint_is_one_clear_line(tiny_checkpoints, tmp_path, capsys):
     args = ["generate", "--vae", tiny_checkpoints[0], "--var", str(bad), "--out", "x.png"]
     assert main(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) >= 1 and err[-1].startswith("error: var.safetensors")
+    assert [line for line in err if line.startswith("error:")] == [err[-1]]
+    assert err[-1].startswith("error: var.safetensors")
     assert "Traceback" not in "\n".join(err)
 
 

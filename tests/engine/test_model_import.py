@@ -179,7 +179,8 @@ def test_custom_pair_gets_a_custom_id_and_loads(tiny_checkpoints, tmp_path):
     assert model_import.import_path(folder) == ["custom-tiny"]
 
     spec = get_model("custom-tiny")
-    assert spec.custom and spec.patch_nums == (1, 2, 3, 4) and spec.resolution > 0
+    assert spec.custom and spec.patch_nums == (1, 2, 3, 4)
+    assert spec.resolution == 64  # 4 tokens × 16 px
     assert installed.status(spec) == "installed"
     _, files, patch_nums = catalogue.resolve_model_choice("custom-tiny")
     vae_path, var_path = files["vae"], files["transformer"]

@@ -8,16 +8,10 @@ from collections.abc import Mapping
 
 import torch
 
+from engine.models.var.schedules import RELEASED_PATCH_NUMS
 from engine.models.var.transformer import VARConfig
 from engine.models.var.vqvae import VQVAEConfig
 from engine.runtime.cancel import UserFacingError
-
-# The schedules of the released checkpoints; a checkpoint's ``pos_1LC`` length picks one.
-RELEASED_PATCH_NUMS: dict[str, tuple[int, ...]] = {
-    "256": (1, 2, 3, 4, 5, 6, 8, 10, 13, 16),
-    "512": (1, 2, 3, 4, 6, 9, 13, 18, 24, 32),
-    "1024": (1, 2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 48, 64),
-}
 
 
 def _count_indexed(state: Mapping[str, torch.Tensor], prefix: str) -> int:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.layers import embedding
+from engine.models.var.schedules import PATCH_NUMS_256
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class VARConfig:
     vocab_size: int = 4096
     z_channels: int = 32
     num_classes: int = 1000
-    patch_nums: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
+    patch_nums: tuple[int, ...] = PATCH_NUMS_256
     shared_aln: bool = False
     mlp_ratio: float = 4.0
     norm_eps: float = 1e-6

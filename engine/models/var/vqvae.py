@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.var.quant import MultiScaleQuantizer
+from engine.models.var.schedules import PATCH_NUMS_256
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class VQVAEConfig:
     z_channels: int = 32
     vocab_size: int = 4096
     share_quant_resi: int = 4
-    patch_nums: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
+    patch_nums: tuple[int, ...] = PATCH_NUMS_256
 
     @property
     def downsample(self) -> int:
