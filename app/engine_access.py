@@ -67,6 +67,7 @@ __all__ = [
     "remove_model",
     "save_image",
     "sample_photo",
+    "suggest_model",
     "task_defaults",
     "thumbnail",
     "why_not",
@@ -210,6 +211,23 @@ def installed_models() -> list[ModelEntry]:
     except Exception:  # a broken model index must not take the GUI down
         log.exception("listing models failed")
     return entries + list(QUICK_FILLS)
+
+
+def suggest_model(task: str) -> str | None:
+    """Which released model to get for ``task``, with its download size (the smallest first)."""
+    candidates = []
+    for spec in catalogue.all_models(include_custom=False):
+        family = FAMILIES.get(spec.family)
+        if family is None or not family.runnable or task not in family.tasks:
+            continue
+        downloadable = spec.published and all(f.repo_id for f in spec.files)
+        if task in spec.tasks and downloadable:
+            candidates.append(spec)
+    if not candidates:
+        return None
+    spec = min(candidates, key=lambda s: s.total_bytes)
+    about = "about " if spec.size_is_estimate else ""
+    return f"Get {spec.title} ({about}{format_bytes(spec.total_bytes)}) in the Models window."
 
 
 def engine_versions() -> tuple[str, bool]:

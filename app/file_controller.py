@@ -6,8 +6,10 @@ Rule: the original file is never overwritten silently. "Save" on a freshly opene
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
@@ -25,6 +27,8 @@ class FileController(QObject):
     status_message = Signal(str)
     document_opened = Signal(str)
     recent_changed = Signal()
+    activity_changed = Signal(str)  # what is being read or written ("Opening x.jpg…"), or ""
+    display_ready = Signal(object, object)  # pixels, their QImage: emitted just before loading
 
     def __init__(
         self,
@@ -41,6 +45,7 @@ class FileController(QObject):
         self.io.saved.connect(self._on_saved)
         self.io.failed.connect(self._on_failed)
         self.loading: str | None = None
+        self._pending: dict[str, str] = {}  # path -> what is happening to it, oldest first
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -61,15 +66,39 @@ class FileController(QObject):
         """The bundled sample photo, so a first run has something to paint on."""
         self.open_path(engine_access.sample_photo())
 
+    def open_generated(self, image: np.ndarray, title: str) -> bool:
+        """A generated picture as a new, unsaved document (after Save/Discard/Cancel for the
+        current one); the photo's file is never touched. False when the user cancelled."""
+        if not self.confirm_discard():
+            return False
+        self.loading = None  # a slower open must not replace it afterwards
+        self._doc.load(np.ascontiguousarray(image), modified=True, title=title)
+        return True
+
     def _start_load(self, path: str) -> None:
         self.loading = path
-        self.status_message.emit(f"Opening {Path(path).name}…")
+        self._begin(path, f"Opening {Path(path).name}…")
         self.io.load(path)
 
-    def _on_loaded(self, path: str, picture: engine_access.Picture) -> None:
+    def _begin(self, path: str, what: str) -> None:
+        self._pending[path] = what
+        self.status_message.emit(what)
+        self.activity_changed.emit(what)
+
+    def _end(self, path: str) -> None:
+        self._pending.pop(path, None)
+        self.activity_changed.emit(next(reversed(self._pending.values()), ""))
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def _on_loaded(self, path: str, picture: engine_access.Picture, display) -> None:
+        self._end(path)
         if path != self.loading:
             return  # superseded by a later open
         self.loading = None
+        self.display_ready.emit(picture.pixels, display)
         self._doc.load(picture.pixels, Path(path), picture.icc_profile, picture.exif)
         self._settings.add_recent_file(path)
         self._settings.set_last_folder(Path(path).parent)
@@ -87,7 +116,8 @@ class FileController(QObject):
             return doc.save_path.with_suffix(suffix)
         if doc.source_path is not None:
             return doc.source_path.with_name(f"{doc.source_path.stem}{tag}{suffix}")
-        return Path(self._settings.last_folder()) / f"untitled{tag}{suffix}"
+        stem = re.sub(r"[^\w-]+", "_", doc.title).strip("_").lower() if doc.title else "untitled"
+        return Path(self._settings.last_folder()) / f"{stem}{tag}{suffix}"
 
     def save(self) -> None:
         """Overwrite only a file we wrote ourselves; otherwise ask where (Save As)."""
@@ -131,7 +161,7 @@ class FileController(QObject):
 
     def _write(self, path: Path, index: int, quality: int = 95) -> None:
         doc = self._doc
-        self.status_message.emit(f"Saving {path.name}…")
+        self._begin(str(path), f"Saving {path.name}…")
         self.io.save(
             doc.image, path, index, doc.icc_profile, doc.exif, quality, True, self._guard(path)
         )
@@ -142,6 +172,7 @@ class FileController(QObject):
         return None if self._is_original(path) else self._doc.source_path
 
     def _on_saved(self, path: str, index: int) -> None:
+        self._end(path)
         if index != EXPORT_INDEX:
             self._doc.mark_saved(Path(path), index)
             self._settings.add_recent_file(path)
@@ -149,6 +180,7 @@ class FileController(QObject):
         self.status_message.emit(f"Saved {Path(path).name}.")
 
     def _on_failed(self, path: str, message: str) -> None:
+        self._end(path)
         if path == self.loading:
             self.loading = None
         self.status_message.emit(message)

@@ -16,14 +16,16 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app import engine_access
 from app.engine_access import UserFacingError
+from app.imaging import display_image
 
 log = logging.getLogger(__name__)
 
 
 class ImageIO(QObject):
-    """``load(path)`` -> ``loaded(path, Picture)`` or ``failed(path, message)``; same for save."""
+    """``load(path)`` -> ``loaded(path, Picture, QImage)`` or ``failed(path, message)``; same
+    for save. The QImage is the picture ready to show (converted here, not on the GUI thread)."""
 
-    loaded = Signal(str, object)
+    loaded = Signal(str, object, object)
     saved = Signal(str, int)  # path, the undo index the save captured
     failed = Signal(str, str)
 
@@ -41,13 +43,14 @@ class ImageIO(QObject):
         def work() -> None:
             try:
                 picture = engine_access.load_image(path)
+                display = display_image(picture.pixels)
             except UserFacingError as exc:
                 self.failed.emit(path, str(exc))
             except Exception as exc:  # noqa: BLE001 - shown to the user, logged for us
                 log.exception("loading %s failed", path)
                 self.failed.emit(path, f"Could not open {Path(path).name}: {exc}")
             else:
-                self.loaded.emit(path, picture)
+                self.loaded.emit(path, picture, display)
 
         self._start(work)
 

@@ -32,6 +32,17 @@ def to_pixmap(pixels: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(to_qimage(pixels))
 
 
+def display_image(pixels: np.ndarray) -> QImage:
+    """The photo in the format the raster painter draws directly (RGB32 / premultiplied ARGB),
+    so ``QPixmap.fromImage`` on the GUI thread shares it instead of converting 100+ MP.
+
+    Safe on a worker thread: QImage is reentrant (QPixmap is not)."""
+    image = to_qimage(pixels)
+    if image.hasAlphaChannel():
+        return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    return image.convertToFormat(QImage.Format.Format_RGB32)
+
+
 def tint_rgba(color: QColor) -> np.ndarray:
     """Opaque premultiplied RGBA for ``color``; overlay opacity is applied by the item."""
     return np.array([color.red(), color.green(), color.blue(), 255], np.uint8)
@@ -40,10 +51,12 @@ def tint_rgba(color: QColor) -> np.ndarray:
 def mask_overlay(mask: np.ndarray, color: QColor) -> QImage:
     """Bool mask region -> premultiplied RGBA image, tinted where True, transparent elsewhere."""
     h, w = mask.shape
-    rgba = np.zeros((h, w, 4), np.uint8)
-    rgba[mask] = tint_rgba(color)
-    image = QImage(rgba.data, w, h, w * 4, QImage.Format.Format_RGBA8888_Premultiplied)
-    return image.copy()
+    image = QImage(w, h, QImage.Format.Format_RGBA8888_Premultiplied)
+    image.fill(0)
+    if w and h:  # tint in place, one 32-bit word a pixel (a masked RGBA assignment is 20x slower)
+        words = np.frombuffer(image.bits(), np.uint32).reshape(h, image.bytesPerLine() // 4)
+        np.copyto(words[:, :w], tint_rgba(color).view(np.uint32)[0], where=mask)
+    return image
 
 
 def alpha_overlay(alpha: np.ndarray, color: QColor) -> QImage:

@@ -7,6 +7,7 @@ emit what the user asked for and show what they are given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from app.imaging import to_pixmap
 from app.prompts import Prompts
 from app.requests import (
     JobSettings,
+    build_edit,
     build_generate,
     build_inpaint,
     build_outpaint,
@@ -34,6 +36,7 @@ from app.widgets.scale_progress import ScaleProgressStrip
 from app.widgets.variations import VariationsPanel
 
 THUMB_SIDE = 192
+STAGE = QRectF(0, 0, 256, 256)  # where a generated picture forms (its own space, not the photo's)
 
 
 @dataclass
@@ -85,12 +88,16 @@ class JobController(QObject):
         self._window, self._bridge, self._doc = window, bridge, document
         self._panel, self._strip, self._variations = panel, strip, variations
         self._canvas, self._prompts, self._settings = canvas, prompts, settings
+        # Opens a generated picture as a new document; False when the user kept the old one.
+        self.open_document: Callable[[np.ndarray, str], bool] = lambda _image, _title: False
         self._job: _Job | None = None
         self._results: list = []
         self._result_job: _Job | None = None
 
         panel.generate_requested.connect(self.generate)
         panel.mode_changed.connect(lambda _m: self.update_blocker())
+        panel.instruction.textChanged.connect(lambda _t: self.update_blocker())
+        panel.limit_to_mask.toggled.connect(lambda _on: self.update_blocker())
         panel.mode_changed.connect(lambda mode: canvas.set_outpaint_mode(mode == "outpaint"))
         canvas.set_outpaint_mode(panel.mode() == "outpaint")
         strip.cancel_requested.connect(self.cancel)
@@ -124,9 +131,16 @@ class JobController(QObject):
         mode = self._panel.mode()
         if mode in ("inpaint", "outpaint", "edit", "upscale") and not self._doc.has_image:
             return "Open an image first: File ▸ Open, or drop one onto the window."
-        if mode == "inpaint" and (self._doc.mask is None or not self._doc.mask.any()):
+        if mode == "edit" and not self._panel.instruction.text().strip():
+            return "Type an instruction first, e.g. 'make the sky stormy'."
+        if mode == "edit" and self._panel.limit_to_mask.isChecked() and not self._has_mask():
+            return "Paint the area to change, or untick Limit to mask."
+        if mode == "inpaint" and not self._has_mask():
             return "Paint over the part to regenerate (B brush, R rectangle, L lasso)."
         return None
+
+    def _has_mask(self) -> bool:
+        return self._doc.mask is not None and bool(self._doc.mask.any())
 
     def update_blocker(self) -> None:
         self._panel.set_blocker(None if self.busy else self.blocker())
@@ -161,9 +175,13 @@ class JobController(QObject):
                 height + sides.top + sides.bottom,
             )  # fmt: skip
             job = _Job("outpaint", settings, doc.image, None, offset, grown)
+        elif settings.mode == "edit":
+            mask = doc.mask.copy() if settings.limit_to_mask and doc.mask is not None else None
+            request = build_edit(settings, doc.image, mask)
+            job = _Job("edit", settings, doc.image, request.mask, QPointF(), self._rect())
         elif settings.mode == "generate":
             request = build_generate(settings)
-            job = _Job("generate", settings, None, None, QPointF(), self._rect(square=True))
+            job = _Job("generate", settings, None, None, QPointF(), QRectF(STAGE))
         else:
             self.status_message.emit(self._panel.mode_reason(settings.mode) or "Not available.")
             return
@@ -191,6 +209,8 @@ class JobController(QObject):
     def _submit(self, request, job: _Job, title: str) -> None:
         self.discard()
         self._job = job
+        if job.mode == "generate":
+            self._canvas.set_stage(job.target)
         self._strip.start(title)
         self._bridge.submit(request)
         self._panel.set_blocker(None)
@@ -202,12 +222,9 @@ class JobController(QObject):
             self._strip.cancelling()
             self.status_message.emit("Cancelling…")
 
-    def _rect(self, square: bool = False) -> QRectF:
+    def _rect(self) -> QRectF:
         width, height = self._doc.size
-        if not width:
-            return QRectF(0, 0, 256, 256)
-        rect = QRectF(0, 0, width, height)
-        return fit_rect((1, 1), rect) if square else rect
+        return QRectF(0, 0, width, height)
 
     # -- engine events --------------------------------------------------------------------------
 
@@ -251,9 +268,9 @@ class JobController(QObject):
         thumbs = [to_pixmap(thumbnail(v.image, THUMB_SIDE)) for v in self._results]
         num_scales = job.num_scales if job else 0
         can_vary = job is not None and job.mode in ("inpaint", "generate")
-        self._variations.set_variations(
-            thumbs, [v.seed for v in self._results], num_scales, can_vary
-        )
+        seeds = [v.seed for v in self._results]
+        new_picture = job is not None and job.mode == "generate"
+        self._variations.set_variations(thumbs, seeds, num_scales, can_vary, not new_picture)
         notes = " ".join(result.notes)
         message = f"{count} variation{'s' if count != 1 else ''} ready — pick one, then Apply."
         self._strip.finish(message, result.elapsed_s)
@@ -263,6 +280,7 @@ class JobController(QObject):
     def _on_failed(self, message: str, detail: str) -> None:
         self._job = None
         self._canvas.clear_preview()
+        self._canvas.set_stage(None)
         self._strip.stop("Failed — the image is unchanged.")
         self.status_message.emit(message)
         self._prompts.error(self._window, message, detail)
@@ -271,6 +289,7 @@ class JobController(QObject):
     def _on_cancelled(self, _job_id: str) -> None:
         self._job = None
         self._canvas.clear_preview()
+        self._canvas.set_stage(None)
         self._strip.stop("Cancelled — the image is unchanged.")
         self.status_message.emit("Cancelled.")
         self.update_blocker()
@@ -287,15 +306,26 @@ class JobController(QObject):
         if not 0 <= index < len(self._results) or self._result_job is None:
             return
         variation = self._results[index]
-        self._doc.apply_image(variation.image, f"Apply variation {index + 1}")
+        if self._result_job.mode == "generate":  # a new picture, never pasted over the photo
+            if not self.open_document(variation.image, f"Generated (seed {variation.seed})"):
+                return
+            message = f"Opened variation {index + 1} as a new document."
+        else:  # the tint would cover the result; undo brings the mask back with the pixels
+            empty = np.zeros(variation.image.shape[:2], bool)
+            self._doc.apply_image(variation.image, f"Apply variation {index + 1}", empty)
+            message = f"Applied variation {index + 1} (Ctrl+Z to undo)."
         self.discard()
-        self.status_message.emit(f"Applied variation {index + 1} (Ctrl+Z to undo).")
+        self._strip.idle(message)
+        self.status_message.emit(message)
 
     def discard(self) -> None:
+        if self._results:
+            self._strip.idle("Variations discarded — the image is unchanged.")
         self._results = []
         self._result_job = None
         self._variations.clear()
         self._canvas.set_candidate(None)
+        self._canvas.set_stage(None)
 
     def reset(self) -> None:
         """A new document: cancel what runs for the old one and forget its results."""

@@ -14,17 +14,20 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
+    QCursor,
     QDragEnterEvent,
     QDropEvent,
     QKeyEvent,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFrame,
     QLabel,
     QMainWindow,
     QMenu,
+    QProgressBar,
     QScrollArea,
     QSizePolicy,
     QWidget,
@@ -98,6 +101,7 @@ class MainWindow(QMainWindow):
             self, bridge, self.document, self.panel, self.strip, self.variations,
             self.canvas, self.prompts, self.settings,
         )  # fmt: skip
+        self.jobs.open_document = self.files.open_generated
         self.autosaver = Autosaver(self.document, self.settings.folder, autosave_delay_ms)
         self.models = ModelsController(
             self, self.panel, self.prompts, self.settings, bridge, models
@@ -128,6 +132,17 @@ class MainWindow(QMainWindow):
         self.pointer_label = QLabel("", self)
         self.size_label = QLabel("No image", self)
         self.zoom_label = QLabel("100%", self)
+        self.busy_label = QLabel("", self)  # what a file read/write is doing
+        self.busy_bar = QProgressBar(self)
+        self.busy_bar.setRange(0, 0)  # indeterminate: decoders report no progress
+        self.busy_bar.setMaximumWidth(120)
+        self.busy_bar.setMaximumHeight(14)
+        self.busy_bar.setTextVisible(False)
+        bar.addPermanentWidget(self.busy_label)
+        bar.addPermanentWidget(self.busy_bar)
+        self.busy_label.hide()
+        self.busy_bar.hide()
+        self._busy_cursor = False
         for label in (self.pointer_label, self.size_label, self.zoom_label):
             label.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(label)
@@ -197,6 +212,8 @@ class MainWindow(QMainWindow):
         self.tool_bar.save_mask_requested.connect(self.files.save_mask)
         self.tool_bar.load_mask_requested.connect(self.files.load_mask)
         self.files.status_message.connect(self.show_message)
+        self.files.activity_changed.connect(self._on_file_activity)
+        self.files.display_ready.connect(self.canvas.prime_display)
         self.files.document_opened.connect(lambda _p: self.jobs.reset())
         self.jobs.status_message.connect(self.show_message)
         self.panel.models_requested.connect(self.models.open_dialog)
@@ -262,6 +279,19 @@ class MainWindow(QMainWindow):
         self.size_label.setText(f"{width} × {height}" if width else "No image")
         self._on_modified(self.document.is_modified)
 
+    def _on_file_activity(self, what: str) -> None:
+        """Opening a 100 MP photo takes seconds: a busy bar, a busy cursor and a canvas note."""
+        self.busy_label.setText(what)
+        self.busy_label.setVisible(bool(what))
+        self.busy_bar.setVisible(bool(what))
+        self.canvas.set_busy_text(what)
+        if bool(what) != self._busy_cursor:
+            self._busy_cursor = bool(what)
+            if what:
+                QApplication.setOverrideCursor(QCursor(Qt.CursorShape.BusyCursor))
+            else:
+                QApplication.restoreOverrideCursor()
+
     def _on_pointer(self, x: int, y: int) -> None:
         width, height = self.document.size
         inside = 0 <= x < width and 0 <= y < height
@@ -270,16 +300,23 @@ class MainWindow(QMainWindow):
     # -- window events ----------------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if _dropped_image(event) is not None:
+        path = _dropped_image(event)
+        if path is not None:
             event.acceptProposedAction()
+            self.canvas.set_drop_target(Path(path).name)
         else:
             event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+        self.canvas.set_drop_target(None)
+        super().dragLeaveEvent(event)
 
     def dragMoveEvent(self, event) -> None:  # noqa: N802
         if _dropped_image(event) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self.canvas.set_drop_target(None)
         path = _dropped_image(event)
         if path is None:
             event.ignore()

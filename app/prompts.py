@@ -100,7 +100,16 @@ class Prompts:
         self._show(box)
 
     def _show(self, box: QMessageBox) -> None:
-        self.open_boxes = [b for b in self.open_boxes if b.isVisible()]
+        """Keep the box alive while it is open and forget it the moment it closes.
+
+        The list must never be polled: a closed box is deleted by Qt, and asking its wrapper
+        anything afterwards raises (that once hid every error dialog after the first).
+        """
         self.open_boxes.append(box)
-        box.finished.connect(box.deleteLater)
+        box.finished.connect(lambda _result, b=box: self._close(b))
         box.open()
+
+    def _close(self, box: QMessageBox) -> None:
+        if box in self.open_boxes:
+            self.open_boxes.remove(box)
+            box.deleteLater()

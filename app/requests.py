@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.api import (
     UNCONDITIONAL_CLASS,
+    EditRequest,
     GenerateRequest,
     InpaintRequest,
     ModelChoice,
@@ -37,10 +38,14 @@ class JobSettings:
     top_p: float = task_defaults("var", "inpaint").sampling.top_p
     grow_px: int = task_defaults("var", "inpaint").grow_px
     feather_px: int = task_defaults("var", "inpaint").feather_px
+    tau: float = task_defaults("var", "inpaint").sampling.tau
+    limit_to_mask: bool = False  # edit mode: change only the painted area
 
     @property
     def sampling(self) -> Sampling:
-        return Sampling(cfg=self.cfg, top_k=self.top_k, top_p=self.top_p, seed=self.seed)
+        return Sampling(
+            cfg=self.cfg, top_k=self.top_k, top_p=self.top_p, seed=self.seed, tau=self.tau
+        )
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -74,6 +79,21 @@ def build_outpaint(
         samples=settings.samples,
         sampling=settings.sampling,
         feather_px=settings.feather_px,
+    )
+
+
+def build_edit(settings: JobSettings, image: np.ndarray, mask: np.ndarray | None) -> EditRequest:
+    """Edit by instruction; with "limit to mask" only the painted area may change."""
+    limited = settings.limit_to_mask and mask is not None and bool(np.any(mask))
+    return EditRequest(
+        model=_model(settings),
+        image=_rgb(image),
+        instruction=settings.instruction,
+        mask=np.asarray(mask, bool).copy() if limited else None,
+        grow_px=settings.grow_px,
+        feather_px=settings.feather_px,
+        samples=settings.samples,
+        sampling=settings.sampling,
     )
 
 

@@ -57,9 +57,9 @@ def check_inpaint(bridge: EngineBridge) -> str:
     window = staged_window(bridge)
     try:
         count = window.variations.count
+        grown = grow_mask(window.document.mask, window.panel.grow.value())  # Apply clears it
         window.variations.apply_button.click()
         original = load_image(sample_photo()).pixels
-        grown = grow_mask(window.document.mask, window.panel.grow.value())
         changed = np.any(window.document.image != original, axis=-1)
         if changed[~grown].any():
             raise UserFacingError("pixels outside the mask changed")

@@ -162,11 +162,33 @@ class EditRequest:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class UpscaleRequest:
+    """Super-resolution of ``image`` by ``scale`` (or to ``target_size`` = (width, height)).
+
+    ``model=None`` is the fast Lanczos resize. With a model, ``fidelity`` is how many coarse
+    scales are taken from the input (None: the ones the input really determines); ``tile`` is
+    the window side in output pixels (None: the model's resolution).
+    """
+
+    image: np.ndarray
+    scale: int = 4
+    target_size: tuple[int, int] | None = None
+    model: ModelChoice | None = None
+    fidelity: int | None = None
+    seed: int = 0
+    colour_fix: str | None = None  # adain | wavelet | none; None: the family's (VARSR: adain)
+    tile: int | None = None
+    overlap: int | None = None
+    neighbours: bool = True  # teacher-force each window's overlap with finished windows
+
+
 Request = (
     GenerateRequest
     | InpaintRequest
     | OutpaintRequest
     | EditRequest
+    | UpscaleRequest
     | DownloadRequest
     | ImportRequest
 )

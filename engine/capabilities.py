@@ -46,6 +46,8 @@ VAR_DEFAULTS: dict[str, TaskDefaults] = {
     "generate": TaskDefaults(SamplingDefaults(cfg=1.5, top_p=0.96)),
     "inpaint": TaskDefaults(SamplingDefaults(cfg=3.0)),
     "outpaint": TaskDefaults(SamplingDefaults(cfg=3.0)),
+    # Zero-shot SR conditions on nothing (null class): both CFG halves are equal, cfg is moot.
+    "upscale": TaskDefaults(SamplingDefaults(cfg=1.5, top_p=0.96)),
 }
 
 
@@ -62,7 +64,7 @@ class Family:
     name: str
     tasks: frozenset[str]
     defaults: dict[str, TaskDefaults]
-    condition: str  # "class" | "text" | "none"
+    condition: str  # "class" | "text" | "image" | "none"
     runnable: bool = True  # False: known to the registry, not yet runnable in this version
 
 
@@ -72,6 +74,12 @@ FAMILIES: dict[str, Family] = {
     "quick-fill": Family(
         "Quick fill", frozenset({"inpaint"}), {"inpaint": VAR_DEFAULTS["inpaint"]}, "none"
     ),
+    "varsr": Family(  # test_varsr.py's settings: greedy tokens, image CFG 6
+        "VARSR",
+        frozenset({"upscale"}),
+        {"upscale": TaskDefaults(SamplingDefaults(cfg=6.0, top_k=1, top_p=0.75))},
+        "image",
+    ),
     "infinity": Family("Infinity", frozenset(), {}, "text", runnable=False),
     "varedit": Family("VAREdit", frozenset(VAREDIT_DEFAULTS), VAREDIT_DEFAULTS, "text"),
 }
@@ -79,7 +87,7 @@ FAMILIES: dict[str, Family] = {
 # Why a task cannot run when no installed model offers it.
 MISSING_MODEL: dict[str, str] = {
     "edit": "Needs an instruction-editing model (VAREdit + flan-t5-xl): open Models to import one.",
-    "upscale": "Upscaling is not available yet in this version.",
+    "upscale": "Needs a model: VARSR, or any VAR model (zero-shot) — open Models.",
 }
 NO_MODEL = "Needs a model — open Models to import or download one."
 

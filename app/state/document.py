@@ -82,6 +82,7 @@ class Document(QObject):
     mask_changed = Signal(object)  # Box of the change, or None for "everything"
     modified_changed = Signal(bool)
     changed = Signal()  # anything worth autosaving
+    opened = Signal()  # a new document replaced the old one (not an edit of it)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -90,6 +91,7 @@ class Document(QObject):
         self.mask: np.ndarray | None = None
         self.source_path: Path | None = None  # the original file this came from
         self.save_path: Path | None = None  # where we last saved (safe to overwrite)
+        self.title: str | None = None  # the name of a document with no file yet
         self.icc_profile: bytes | None = None
         self.exif: bytes | None = None
         self._dirty_without_undo = False
@@ -118,7 +120,7 @@ class Document(QObject):
     @property
     def display_name(self) -> str:
         path = self.save_path or self.source_path
-        return path.name if path else "Untitled"
+        return path.name if path else self.title or "Untitled"
 
     def load(
         self,
@@ -128,16 +130,21 @@ class Document(QObject):
         exif: bytes | None = None,
         mask: np.ndarray | None = None,
         modified: bool = False,
+        title: str | None = None,
     ) -> None:
-        """Start a new document (clears undo); ``modified`` for restored autosaves."""
+        """Start a new document (clears undo); ``modified`` for restored autosaves and for
+        pictures that exist nowhere else yet (generated)."""
         self.undo_stack.clear()
-        self.source_path, self.save_path = source_path, None
+        self.source_path, self.save_path, self.title = source_path, None, title
         self.icc_profile, self.exif = icc_profile, exif
         if mask is None or mask.shape != image.shape[:2]:
-            mask = np.zeros(image.shape[:2], bool)
-        self._replace(image, mask.astype(bool, copy=True))
+            mask = np.zeros(image.shape[:2], bool)  # lazily zeroed pages: free until painted
+        else:
+            mask = mask.astype(bool, copy=True)
+        self._replace(image, mask)
         self._dirty_without_undo = modified
         self._emit_modified()
+        self.opened.emit()
 
     def mark_saved(self, path: Path, at_index: int | None = None) -> None:
         """Record a finished save; ignored when the user edited on while it was written."""

@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QBrush,
     QColor,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPainterPath,
-    QPen,
     QPixmap,
     QWheelEvent,
 )
@@ -32,26 +31,25 @@ from PySide6.QtWidgets import (
 
 from app import engine_access
 from app.choices import Sides
-from app.imaging import to_pixmap
+from app.imaging import display_image
 from app.state.document import Document
 from app.state.tool_settings import ToolSettings
 from app.widgets.canvas_items import CandidateItem, MaskOverlayItem, PreviewItem
+from app.widgets.canvas_paint import (
+    checker_brush,
+    cosmetic_pen,
+    draw_drop_highlight,
+    draw_hint,
+    draw_notice,
+    draw_outpaint_frame,
+)
 from app.widgets.mask_tools import MaskToolController
 from app.widgets.outpaint_frame import MAX_FACTOR, OutpaintFrame
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 ZOOM_STEP = 1.25
 BACKGROUND = QColor(38, 40, 44)
-
-
-def _checker_brush() -> QBrush:
-    pixmap = QPixmap(16, 16)
-    pixmap.fill(QColor(204, 204, 204))
-    painter = QPainter(pixmap)
-    painter.fillRect(0, 0, 8, 8, QColor(153, 153, 153))
-    painter.fillRect(8, 8, 8, 8, QColor(153, 153, 153))
-    painter.end()
-    return QBrush(pixmap)
+BRUSH_SCREEN_PX = 40  # a new document's brush: this wide on screen, whatever the photo's size
 
 
 class Canvas(QGraphicsView):
@@ -81,14 +79,20 @@ class Canvas(QGraphicsView):
         self._candidate.hide()
         self._preview.hide()
         self._cursor.hide()
-        self._shape.setPen(_cosmetic_pen(QColor(255, 255, 255), dashed=True))
-        self._cursor.setPen(_cosmetic_pen(QColor(255, 255, 255)))
-        self._checker = _checker_brush()
+        self._shape.setPen(cosmetic_pen(QColor(255, 255, 255), dashed=True))
+        self._cursor.setPen(cosmetic_pen(QColor(255, 255, 255)))
+        self._checker = checker_brush()
         self._controller = MaskToolController(document, tools, self._show_shape)
         self._pan_from: QPointF | None = None
         self._space = False
         self._show_original = False
         self._fitted_size: tuple[int, int] | None = None
+        self._fit_mode = False  # "Fit" stays in force while the viewport resizes
+        self._stage: QRectF | None = None  # a picture shown on its own, without the document
+        self._view_before_stage: tuple[float, QPointF, bool] | None = None
+        self._primed: tuple[np.ndarray, QImage] | None = None  # converted off the GUI thread
+        self._drop_name: str | None = None  # a file dragged over the window
+        self._busy_text = ""
         self._outpaint: OutpaintFrame | None = None  # set while the mode is Out-paint
         self._grow_timer = QTimer(self, singleShot=True, interval=120)
         self._grow_timer.timeout.connect(self._refresh_grow_preview)
@@ -108,6 +112,7 @@ class Canvas(QGraphicsView):
         self._mask_item.setOpacity(tools.opacity)
 
         document.image_replaced.connect(self._on_image_replaced)
+        document.opened.connect(lambda: QTimer.singleShot(0, self._fit_new_document))
         document.mask_changed.connect(self._on_mask_changed)
         tools.changed.connect(self._on_tools_changed)
         tools.mask_params_changed.connect(self._grow_timer.start)
@@ -123,6 +128,7 @@ class Canvas(QGraphicsView):
         return self.zoom * self.devicePixelRatioF() * 100.0
 
     def set_zoom(self, scale: float) -> None:
+        self._fit_mode = False
         scale = min(MAX_ZOOM, max(MIN_ZOOM, scale))
         self.resetTransform()
         self.scale(scale, scale)
@@ -148,6 +154,17 @@ class Canvas(QGraphicsView):
         scale = min(view.width() / rect.width(), view.height() / rect.height())
         self.set_zoom(min(scale, 8.0))
         self.centerOn(rect.center())
+        self._fit_mode = True
+
+    @property
+    def fit_mode(self) -> bool:
+        return self._fit_mode
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        """Docks and panels settle after a result is applied; a fitted view stays fitted."""
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit()
 
     def map_to_image(self, pos: QPointF) -> QPointF:
         """Viewport position (float, logical pixels) -> image coordinates."""
@@ -163,9 +180,44 @@ class Canvas(QGraphicsView):
             self._candidate.setPixmap(pixmap)
             self._candidate.setPos(offset or QPointF(0, 0))
             self._candidate.setVisible(not self._show_original)
-        self._mask_item.setVisible(pixmap is None and not self._show_original)  # tint hides results
+        tint = pixmap is None and not self._show_original and self._stage is None
+        self._mask_item.setVisible(tint)  # the tint would hide results
         self._update_scene_rect()
+        if self._stage is not None and pixmap is not None:
+            self.set_stage(QRectF(self._candidate.sceneBoundingRect()))
         self.viewport().update()
+
+    def set_stage(self, rect: QRectF | None) -> None:
+        """Show only ``rect`` (a generated picture that is not part of the photo), fitted.
+
+        The document is hidden meanwhile, never drawn under or over the picture; ``None``
+        brings the document back with the view it had.
+        """
+        entering = rect is not None and self._stage is None
+        leaving = rect is None and self._stage is not None
+        if entering:
+            center = self.mapToScene(self.viewport().rect().center())
+            self._view_before_stage = (self.zoom, QPointF(center), self._fit_mode)
+        self._stage = None if rect is None else QRectF(rect)
+        staged = self._stage is not None
+        self._image_item.setVisible(not staged)
+        self._mask_item.setVisible(
+            not staged and not self.has_candidate and not self._show_original
+        )
+        self._update_scene_rect()
+        if staged:
+            self.fit()
+        elif leaving and self._view_before_stage is not None:
+            zoom, center, fitted = self._view_before_stage
+            self._view_before_stage = None
+            self.set_zoom(zoom)
+            self.centerOn(center)
+            self._fit_mode = fitted
+        self.viewport().update()
+
+    @property
+    def staged(self) -> bool:
+        return self._stage is not None
 
     @property
     def has_candidate(self) -> bool:
@@ -178,7 +230,7 @@ class Canvas(QGraphicsView):
         """Hold ``\\``: hide the candidate and the preview to see the original."""
         self._show_original = show
         self._candidate.setVisible(self.has_candidate and not show)
-        self._mask_item.setVisible(not show and not self.has_candidate)
+        self._mask_item.setVisible(not show and not self.has_candidate and self._stage is None)
 
     def set_outpaint_mode(self, on: bool) -> None:
         """Out-paint mode: the picture's edges can be dragged outward to extend it."""
@@ -192,6 +244,24 @@ class Canvas(QGraphicsView):
         if self._outpaint is not None:
             self._outpaint.reset(*self._doc.size)
             self.viewport().update()
+
+    def prime_display(self, pixels: np.ndarray, image: QImage) -> None:
+        """``image`` shows ``pixels`` (made on a loader thread): use it instead of converting."""
+        self._primed = (pixels, image)
+
+    def set_drop_target(self, name: str | None) -> None:
+        """Highlight the canvas while a file that can be opened is dragged over the window."""
+        self._drop_name = name
+        self.viewport().update()
+
+    @property
+    def drop_name(self) -> str | None:
+        return self._drop_name
+
+    def set_busy_text(self, text: str) -> None:
+        """A file is being read or written: say so on the canvas itself."""
+        self._busy_text = text
+        self.viewport().update()
 
     def set_preview(self, pixmap: QPixmap, target: QRectF) -> None:
         self._preview.show_preview(pixmap, target)
@@ -208,15 +278,26 @@ class Canvas(QGraphicsView):
     def _on_image_replaced(self) -> None:
         self.reset_outpaint()
         image = self._doc.image
+        primed, self._primed = self._primed, None
         if image is None:
             self._image_item.setPixmap(QPixmap())
         else:
-            self._image_item.setPixmap(to_pixmap(image))
+            ready = primed is not None and primed[0] is image
+            self._image_item.setPixmap(
+                QPixmap.fromImage(primed[1] if ready else display_image(image))
+            )  # display_image's formats are shared by the pixmap, not converted again
         self._update_scene_rect()
         size = self._doc.size
         if size != self._fitted_size:
             self._fitted_size = size
             QTimer.singleShot(0, self.fit)  # after the layout has sized the viewport
+
+    def _fit_new_document(self) -> None:
+        """A new document is fitted and gets a brush of the same on-screen size every time."""
+        if not self._doc.has_image:
+            return
+        self.fit()
+        self._tools.set_size(round(BRUSH_SCREEN_PX / self.zoom))
 
     def _on_mask_changed(self, box) -> None:
         mask = self._doc.mask
@@ -257,6 +338,8 @@ class Canvas(QGraphicsView):
     # -- geometry -------------------------------------------------------------------------------
 
     def _content_rect(self) -> QRectF:
+        if self._stage is not None:
+            return QRectF(self._stage)
         rect = QRectF(0, 0, *self._doc.size)
         if self.has_candidate:
             rect = rect.united(self._candidate.sceneBoundingRect())
@@ -288,39 +371,23 @@ class Canvas(QGraphicsView):
         painter.restore()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
-        """An empty canvas says how to start instead of staying blank."""
-        if self._outpaint is not None and self._doc.has_image and not self.has_candidate:
-            self._draw_outpaint_frame(painter)
-        if self._doc.has_image or self.has_candidate:
-            return
+        """Screen-space layers over the scene: notices, the out-paint frame, the empty hint."""
         painter.save()
         painter.resetTransform()
-        painter.setPen(QColor(150, 153, 160))
-        font = painter.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        painter.setFont(font)
-        painter.drawText(
-            self.viewport().rect(),
-            Qt.AlignmentFlag.AlignCenter,
-            "Open an image (Ctrl+O) or drop one here",
-        )
-        painter.restore()
-
-    def _draw_outpaint_frame(self, painter: QPainter) -> None:
-        """The extended canvas as a dashed frame with a grip on each edge."""
-        x0, y0, x1, y1 = self._outpaint.bounds()
-        area = self.viewportTransform().mapRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        painter.save()
-        painter.resetTransform()
-        painter.setPen(_cosmetic_pen(QColor(255, 255, 255), dashed=True))
-        painter.drawRect(area)
-        painter.setBrush(QColor(255, 255, 255))
-        grips = (
-            QPointF(area.left(), area.center().y()), QPointF(area.right(), area.center().y()),
-            QPointF(area.center().x(), area.top()), QPointF(area.center().x(), area.bottom()),
-        )  # fmt: skip
-        for grip in grips:
-            painter.drawRect(QRectF(grip.x() - 4, grip.y() - 4, 8, 8))
+        view = QRectF(self.viewport().rect())
+        if self._drop_name is not None:
+            draw_drop_highlight(painter, view)
+            draw_notice(painter, view, f"Drop to open {self._drop_name}")
+        elif self._busy_text:
+            draw_notice(painter, view, self._busy_text)
+        elif self._stage is not None:
+            pass  # a generated picture on its own: nothing of the document's
+        elif self._outpaint is not None and self._doc.has_image and not self.has_candidate:
+            x0, y0, x1, y1 = self._outpaint.bounds()
+            frame = QRectF(x0, y0, x1 - x0, y1 - y0)
+            draw_outpaint_frame(painter, self.viewportTransform().mapRect(frame))
+        elif not self._doc.has_image and not self.has_candidate:
+            draw_hint(painter, view, "Open an image (Ctrl+O) or drop one here")
         painter.restore()
 
     # -- input ----------------------------------------------------------------------------------
@@ -341,7 +408,7 @@ class Canvas(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
-        if event.button() == Qt.MouseButton.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton and self._stage is None:
             point = self.map_to_image(event.position())
             frame = self._outpaint
             if frame is not None and not self.has_candidate:
@@ -359,6 +426,7 @@ class Canvas(QGraphicsView):
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
+            self._fit_mode = False
             h, v = self.horizontalScrollBar(), self.verticalScrollBar()
             h.setValue(h.value() - round(delta.x()))
             v.setValue(v.value() - round(delta.y()))
@@ -446,6 +514,7 @@ class Canvas(QGraphicsView):
             self._cursor.setData(0, point)
         point = self._cursor.data(0)
         brushy = self._tools.tool in ("brush", "eraser") and self._doc.has_image
+        brushy = brushy and self._stage is None
         if point is None or not brushy:
             self._cursor.hide()
             return
@@ -469,12 +538,3 @@ class Canvas(QGraphicsView):
 
     def _show_shape(self, path: QPainterPath | None) -> None:
         self._shape.setPath(path or QPainterPath())
-
-
-def _cosmetic_pen(color: QColor, dashed: bool = False) -> QPen:
-    pen = QPen(color)
-    pen.setCosmetic(True)
-    pen.setWidthF(1.5)
-    if dashed:
-        pen.setStyle(Qt.PenStyle.DashLine)
-    return pen

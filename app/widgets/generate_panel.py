@@ -57,6 +57,7 @@ class GeneratePanel(QWidget):
         super().__init__(parent)
         self._tools = tools
         self._models: list[ModelEntry] = []
+        self._suggestions: dict[str, str | None] = {}  # task -> which model to get
         self._busy = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -155,6 +156,14 @@ class GeneratePanel(QWidget):
         form.addRow("Top-k", self.top_k)
         self.top_p = _double(group, 0.0, 1.0, 0.01, 0.95, "Nucleus sampling (0 = off)")
         form.addRow("Top-p", self.top_p)
+        self.tau = _double(group, 0.05, 2.0, 0.05, 1.0, "Temperature: lower is more literal")
+        self.tau_label = QLabel("τ", group)
+        form.addRow(self.tau_label, self.tau)
+        self.limit_to_mask = QCheckBox("Limit to mask", group)
+        self.limit_to_mask.setToolTip(
+            "Change only the painted area: every pixel outside it stays exactly as it is."
+        )
+        form.addRow("", self.limit_to_mask)
         self.grow = _spin(group, 0, 256, self._tools.grow_px, "Grow the mask before generating")
         self.grow.setSuffix(" px")
         form.addRow("Grow", self.grow)
@@ -208,11 +217,15 @@ class GeneratePanel(QWidget):
         """Why ``mode`` cannot run now, or None when it can."""
         entry = self.current_model()
         if entry is None:
-            return engine_access.why_not(None, mode)
-        reason = engine_access.why_not(entry.family, mode, entry.label)
-        if reason is None and mode not in entry.tasks:
-            task = engine_access.TASKS[mode].lower()
-            return f"{entry.label} cannot {task}; pick another model."
+            reason = engine_access.why_not(None, mode)
+        else:
+            reason = engine_access.why_not(entry.family, mode, entry.label)
+            if reason is None and mode not in entry.tasks:
+                task = engine_access.TASKS[mode].lower()
+                reason = f"{entry.label} cannot {task}; pick another model."
+        if reason is not None and not any(mode in m.tasks for m in self._models):
+            hint = self._suggestions.setdefault(mode, engine_access.suggest_model(mode))
+            reason = f"{reason} {hint}" if hint else reason
         return reason
 
     def apply_task_defaults(self) -> None:
@@ -222,6 +235,7 @@ class GeneratePanel(QWidget):
         self.cfg.setValue(defaults.sampling.cfg)
         self.top_k.setValue(defaults.sampling.top_k)
         self.top_p.setValue(defaults.sampling.top_p)
+        self.tau.setValue(defaults.sampling.tau)
 
     def _update_modes(self) -> None:
         model: QStandardItemModel = self.mode_combo.model()
@@ -268,6 +282,8 @@ class GeneratePanel(QWidget):
             top_p=self.top_p.value(),
             grow_px=self.grow.value(),
             feather_px=self.feather.value(),
+            tau=self.tau.value(),
+            limit_to_mask=self.limit_to_mask.isChecked(),
         )
 
     def _refresh(self) -> None:
@@ -283,6 +299,9 @@ class GeneratePanel(QWidget):
             else "What goes there, e.g. 'golden retriever' or 207"
         )
         self.class_picker.setEnabled(not editing)
+        self.tau.setVisible(editing)
+        self.tau_label.setVisible(editing)
+        self.limit_to_mask.setVisible(editing)
 
     def _on_model_changed(self, _index: int) -> None:
         self._update_modes()

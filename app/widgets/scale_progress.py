@@ -132,6 +132,10 @@ class ScaleProgressStrip(QWidget):
         self.bar.setRange(0, max(1, self.bar.maximum()))
         self.bar.setFormat(message)
 
+    def idle(self, message: str) -> None:
+        """The job's results were applied or discarded: say so instead of "pick one"."""
+        self._stop(message)
+
     def cancelling(self) -> None:
         self.cancel_button.setEnabled(False)
         self.status.setText("Cancelling after this scale…")

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 ICON = 72
+LABEL_PAD = 12  # room around an item's text inside its grid cell
 
 
 class VariationsPanel(QWidget):
@@ -37,12 +38,11 @@ class VariationsPanel(QWidget):
         self.gallery = QListWidget(self)
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(ICON, ICON))
-        self.gallery.setGridSize(QSize(ICON + 12, ICON + 24))
         self.gallery.setMovement(QListView.Movement.Static)
         self.gallery.setFlow(QListView.Flow.LeftToRight)
         self.gallery.setWrapping(False)  # one row: up to four results side by side
-        self.gallery.setFixedHeight(ICON + 46)
-        self.gallery.setMinimumWidth(4 * (ICON + 12) + 8)
+        self.gallery.setWordWrap(True)
+        self._size_cells("2147483647")  # the widest seed there is
         self.gallery.currentRowChanged.connect(self._on_row)
 
         self.empty = QLabel("Results appear here; click one to see it on the canvas.", self)
@@ -96,6 +96,7 @@ class VariationsPanel(QWidget):
         layout.addLayout(gallery_column, 1)
         layout.addLayout(controls)
         self._can_vary = False
+        self._can_compare = True
         self.clear()
 
     @property
@@ -107,22 +108,38 @@ class VariationsPanel(QWidget):
         return self.gallery.currentRow()
 
     def set_variations(
-        self, thumbnails: list[QPixmap], seeds: list[int], num_scales: int, can_vary: bool
+        self,
+        thumbnails: list[QPixmap],
+        seeds: list[int],
+        num_scales: int,
+        can_vary: bool,
+        can_compare: bool = True,
     ) -> None:
+        """``can_compare`` is False for a new picture: there is no "before" to compare with."""
         self.gallery.blockSignals(True)
         self.gallery.clear()
         for index, (pixmap, seed) in enumerate(zip(thumbnails, seeds, strict=True)):
-            item = QListWidgetItem(QIcon(pixmap), f"#{index + 1} · {seed}")
+            item = QListWidgetItem(QIcon(pixmap), f"#{index + 1}\n{seed}")
             item.setToolTip(f"Variation {index + 1}, seed {seed}")
             self.gallery.addItem(item)
         self.gallery.blockSignals(False)
         self._can_vary = can_vary and num_scales > 1
+        self._can_compare = can_compare
         self.keep_scales.setRange(1, max(1, num_scales - 1))
         self.keep_scales.setValue(max(1, num_scales // 2))
         self.compare.setValue(0)
         self._sync(bool(thumbnails))
         if thumbnails:
             self.gallery.setCurrentRow(0)
+
+    def _size_cells(self, widest: str) -> None:
+        """Cells wide enough for the icon and for the seed on its own line, never elided."""
+        metrics = self.gallery.fontMetrics()
+        width = max(ICON, metrics.horizontalAdvance(widest)) + LABEL_PAD
+        height = ICON + 2 * metrics.lineSpacing() + LABEL_PAD
+        self.gallery.setGridSize(QSize(width, height))
+        self.gallery.setFixedHeight(height + 22)
+        self.gallery.setMinimumWidth(4 * width + 8)
 
     def select(self, index: int) -> None:
         self.gallery.setCurrentRow(index)
@@ -134,8 +151,9 @@ class VariationsPanel(QWidget):
 
     def _sync(self, has_items: bool) -> None:
         self.empty.setVisible(not has_items)
-        for widget in (self.apply_button, self.discard_button, self.compare):
+        for widget in (self.apply_button, self.discard_button):
             widget.setEnabled(has_items)
+        self.compare.setEnabled(has_items and self._can_compare)
         self.vary_button.setEnabled(has_items and self._can_vary)
         self.keep_scales.setEnabled(has_items and self._can_vary)
         if has_items and not self._can_vary:

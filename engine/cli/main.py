@@ -10,9 +10,16 @@ from engine.cli.edit import add_edit_parsers
 from engine.cli.edit_instruction import add_edit_instruction_parser
 from engine.cli.generate import add_generate_parser
 from engine.cli.models import add_models_parser
+from engine.cli.upscale import add_upscale_parser
 from engine.runtime.cancel import UserFacingError
 
-COMMANDS = (add_generate_parser, add_edit_parsers, add_edit_instruction_parser, add_models_parser)
+COMMANDS = (
+    add_generate_parser,
+    add_edit_parsers,
+    add_edit_instruction_parser,
+    add_upscale_parser,
+    add_models_parser,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

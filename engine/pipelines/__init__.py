@@ -11,12 +11,14 @@ from engine.api import (
     JobResult,
     OutpaintRequest,
     Request,
+    UpscaleRequest,
 )
 from engine.pipelines.edit import run_edit
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
 from engine.pipelines.transfers import run_download, run_import
+from engine.pipelines.upscale import run_upscale_job
 from engine.runtime.jobs import COMPUTE_LANE, JobContext
 
 RUNNERS = {
@@ -26,6 +28,7 @@ RUNNERS = {
     DownloadRequest: run_download,
     ImportRequest: run_import,
     EditRequest: run_edit,
+    UpscaleRequest: run_upscale_job,
 }
 
 

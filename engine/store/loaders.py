@@ -18,6 +18,7 @@ from engine.runtime.cancel import UserFacingError
 from engine.runtime.devices import resolve_device, resolve_dtype
 from engine.store.checkpoint import read_state_dict
 from engine.store.infinity import load_varedit_files
+from engine.store.varsr import load_varsr_files
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
 FamilyLoader = Callable[..., FamilyModel]
@@ -97,6 +98,7 @@ FAMILY_LOADERS: dict[str, FamilyLoader] = {
     "var": load_var_files,
     "demo": load_var_files,
     "varedit": load_varedit_files,  # vae, transformer, text_encoder (a T5 folder)
+    "varsr": load_varsr_files,
 }
 
 

@@ -14,6 +14,7 @@ from engine.models.var.schedules import PATCH_NUMS_256, PATCH_NUMS_512
 
 VAR_REPO = "FoundationVision/var"
 INFINITY_REPO = "FoundationVision/Infinity"
+VARSR_REPO = "qyp2000/VARSR"
 VAREDIT_REPO = "HiDream-ai/VAREdit"
 T5_REPO = "google/flan-t5-xl"
 
@@ -44,7 +45,7 @@ class ModelSpec:
     """A model the user can pick: its files plus what the UI needs to describe it honestly."""
 
     id: str
-    family: str  # "var" | "infinity" | "varedit" | "demo"
+    family: str  # "var" | "infinity" | "varedit" | "varsr" | "demo"
     title: str
     files: tuple[ModelFile, ...]
     license: str
@@ -277,6 +278,26 @@ def _build_models() -> tuple[ModelSpec, ...]:
                 **varedit_common,
             )
         )
+    models.append(
+        ModelSpec(
+            id="varsr",
+            family="varsr",
+            title="VARSR (x4 super-resolution, 512 px windows)",
+            files=(  # sizes: the fp32 state dicts (varsr.md §1); the trainer files hold more
+                ModelFile(VARSR_REPO, "VQVAE.pth", 435_957_260, None, "vae", True),
+                ModelFile(VARSR_REPO, "VARSR.pth", 4_450_454_144, None, "transformer", True),
+            ),
+            license="MIT (code); weights: see the model card",
+            resolution=512,
+            tasks=("upscale",),
+            patch_nums=None,
+            memory_gb={"cpu-fp32": 7.5, "cuda-fp32": 7.5, "cuda-bf16": 4.5, "cuda-fp16": 4.5},
+            notes=(
+                "VAR-d24 fine-tune with the low-resolution photo as a prefix and a diffusion "
+                "refiner (ICML 2025); its own VQVAE. Memory: weights + KV cache, estimated."
+            ),
+        )
+    )
     models.append(
         ModelSpec(
             id="demo",

@@ -161,3 +161,13 @@ def gradient_image(width: int = 96, height: int = 64) -> np.ndarray:
     """A deterministic gradient picture (no flat areas, so changes are visible)."""
     y, x = np.mgrid[0:height, 0:width]
     return np.stack([x * 255 // width, y * 255 // height, (x + y) % 256], axis=-1).astype(np.uint8)
+
+
+def qimage_pixels(image) -> np.ndarray:
+    """QImage -> (H, W, 4) uint8 RGBA, an owned array: what a grabbed widget shows."""
+    from PySide6.QtGui import QImage
+
+    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    h, w = rgba.height(), rgba.width()
+    buffer = np.frombuffer(rgba.constBits(), np.uint8, count=rgba.sizeInBytes())
+    return buffer.reshape(h, rgba.bytesPerLine())[:, : w * 4].reshape(h, w, 4).copy()

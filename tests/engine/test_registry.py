@@ -22,6 +22,7 @@ RELEASED_IDS = [
     "varedit-2b-512",
     "varedit-8b-512",
     "varedit-8b-1024",
+    "varsr",
     "demo",
 ]
 

@@ -131,16 +131,20 @@ class MultiScaleQuantizer(nn.Module):
             z = f_rest if si == last else F.interpolate(f_rest, size=(pn, pn), mode="area")
             idx_N = self._nearest(z.permute(0, 2, 3, 1).reshape(-1, C))
             h = self.embedding(idx_N.view(B, pn, pn)).permute(0, 3, 1, 2)
-            h = self.phi(si)(self._up(h, si).contiguous())
+            h = self.contribution(self._up(h, si).contiguous(), si)
             f_hat.add_(h)
             f_rest.sub_(h)
             ids.append(idx_N.reshape(B, pn * pn))
             f_hats.append(f_hat.clone())
         return ids, f_hats
 
+    def contribution(self, h_up: torch.Tensor, si: int) -> torch.Tensor:
+        """What one up-sampled code map adds to ``f_hat``: Phi of it (VARSR skips the last)."""
+        return self.phi(si)(h_up)
+
     def add_scale_(self, f_hat: torch.Tensor, si: int, h_BChw: torch.Tensor) -> torch.Tensor:
         """Accumulate one scale's code map into ``f_hat`` in place (bicubic up, then Phi)."""
-        return f_hat.add_(self.phi(si)(self._up(h_BChw, si)))
+        return f_hat.add_(self.contribution(self._up(h_BChw, si), si))
 
     def next_input(self, f_hat: torch.Tensor, si: int) -> torch.Tensor:
         """Area-downsampled ``f_hat`` at the next scale's grid: the transformer's next input."""
