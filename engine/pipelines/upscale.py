@@ -24,7 +24,7 @@ from engine.api import (
     Variation,
 )
 from engine.capabilities import task_defaults
-from engine.imaging.preview import thumbnail
+from engine.imaging.thumbnail import thumbnail
 from engine.imaging.tiles import TileLayout
 from engine.models.family import FamilyModel
 from engine.pipelines.common import load
