@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.requests import FAST_UPSCALE_ID
 from engine.api import (
     UNCONDITIONAL_CLASS,
     DownloadProgress,
@@ -22,9 +23,10 @@ from engine.api import (
     JobFinished,
     ModelChoice,
     TransferProgress,
+    UpscaleRequest,
 )
 from engine.capabilities import FAMILIES, TASKS, TaskDefaults, task_defaults, why_not
-from engine.imaging import imageio, masks
+from engine.imaging import imageio, masks, saving
 from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
 from engine.imaging.thumbnail import thumbnail
@@ -37,6 +39,8 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "RUN_DEVICE",
     "RUN_DTYPE",
+    "FAST_UPSCALE_ID",
+    "UpscaleRequest",
     "TASKS",
     "TaskDefaults",
     "UNCONDITIONAL_CLASS",
@@ -93,7 +97,7 @@ class ModelEntry:
     family: str = "var"
 
 
-QUICK_FILLS = (
+QUICK_FILLS = (  # the tools that need no model: always offered
     ModelEntry(
         "Quick fill - OpenCV Telea (no model)",
         ModelChoice(model_id="quick-fill"),
@@ -109,6 +113,13 @@ QUICK_FILLS = (
         family="quick-fill",
         hint="Model-free fluid-flow in-painting: continues edges into thin holes such as "
         "scratches; large holes come out smeared.",
+    ),
+    ModelEntry(
+        "Fast upscale - Lanczos (no model)",
+        ModelChoice(model_id=FAST_UPSCALE_ID),
+        FAMILIES["lanczos"].tasks,
+        family="lanczos",
+        hint="Classical Lanczos resampling: instant and faithful, invents no detail.",
     ),
 )
 
@@ -131,7 +142,7 @@ def save_image(
     source_path: str | Path | None = None,
 ) -> None:
     """Write atomically; never replaces an existing file unless ``overwrite``."""
-    imageio.save_image(
+    saving.save_image(
         pixels,
         path,
         icc_profile=icc_profile,

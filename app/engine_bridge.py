@@ -12,12 +12,17 @@ Events are routed per job id:
 
 Progress is coalesced per job: when the GUI falls behind, only each job's newest pending
 ``ScaleProgress`` or ``TransferProgress`` is delivered.
+
+``start_in_background`` gives a bridge at once and builds its engine (torch, the pipelines, a
+first model) on a thread, so the window shows before torch is imported; anything that needs the
+engine before it is ready waits for it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
 
@@ -32,7 +37,10 @@ from engine.api import (
     ScaleProgress,
     TransferProgress,
 )
-from engine.service import Engine, Runner, create_engine
+
+if TYPE_CHECKING:  # engine.service imports torch: never at start-up (see start_in_background)
+    from engine.api import ModelChoice
+    from engine.service import Engine, Runner
 
 log = logging.getLogger(__name__)
 
@@ -61,27 +69,73 @@ class EngineBridge(QObject):
     job_cancelled = Signal(str)
     busy_changed = Signal(bool)
     job_event = Signal(object)  # any event of a background job (``submit_job``)
+    engine_ready = Signal()  # the engine exists (at once, or after ``start_in_background``)
 
     _delivered = Signal(object)
 
-    def __init__(self, engine: Engine, parent: QObject | None = None):
+    def __init__(self, engine: Engine | None, parent: QObject | None = None):
         super().__init__(parent)
-        self._engine = engine
+        self._engine: Engine | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
         self._current: str | None = None
         self._background: set[str] = set()
         self._pending: dict[str, ScaleProgress | TransferProgress] = {}
         self._lock = threading.Lock()
         self._delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
+        if engine is not None:
+            self._attach(engine)
+
+    def _attach(self, engine: Engine) -> None:
         engine.set_sink(self._on_engine_event)
+        self._engine = engine
+        self._ready.set()
+        self.engine_ready.emit()
 
     @classmethod
     def create(cls, runner: Runner | None = None, parent: QObject | None = None) -> EngineBridge:
         """A bridge over a fresh engine (the default pipelines unless ``runner`` is given)."""
+        from engine.service import create_engine
+
         return cls(create_engine(runner=runner), parent)
+
+    @classmethod
+    def start_in_background(
+        cls, preload: ModelChoice | None = None, parent: QObject | None = None
+    ) -> EngineBridge:
+        """A bridge now; torch, the pipelines and ``preload`` are loaded on a thread."""
+        bridge = cls(None, parent)
+
+        def build() -> None:
+            try:
+                from engine.service import create_engine
+
+                engine = create_engine()
+                if preload is not None:
+                    try:
+                        engine.models.get(preload)
+                    except Exception:  # the job that needs it reports the problem
+                        log.warning("preloading %s failed", preload, exc_info=True)
+                bridge._attach(engine)
+            except BaseException as exc:  # noqa: BLE001 - surfaced when the engine is used
+                bridge._start_error = exc
+                bridge._ready.set()
+                log.exception("the engine did not start")
+
+        threading.Thread(target=build, name="finescale-engine-start", daemon=True).start()
+        return bridge
 
     @property
     def engine(self) -> Engine:
+        """The engine; waits for a background start (only a click in the first seconds does)."""
+        self._ready.wait()
+        if self._engine is None:
+            raise RuntimeError("the engine did not start") from self._start_error
         return self._engine
+
+    @property
+    def engine_started(self) -> bool:
+        return self._engine is not None
 
     @property
     def busy(self) -> bool:
@@ -90,15 +144,15 @@ class EngineBridge(QObject):
     def submit(self, request: Request) -> str:
         """Run ``request``; any job still running is cancelled and its events are dropped."""
         if self._current is not None:
-            self._engine.cancel(self._current)
-        job_id = self._engine.submit(request)
+            self.engine.cancel(self._current)
+        job_id = self.engine.submit(request)
         self._current = job_id
         self.busy_changed.emit(True)
         return job_id
 
     def submit_job(self, request: Request) -> str:
         """Run ``request`` beside the canvas job; its events come out of ``job_event``."""
-        job_id = self._engine.submit(request)
+        job_id = self.engine.submit(request)
         self._background.add(job_id)
         return job_id
 
@@ -106,13 +160,15 @@ class EngineBridge(QObject):
         """Ask a job (default: the canvas job) to stop; its cancelled event follows."""
         target = job_id or self._current
         if target is not None:
-            self._engine.cancel(target)
+            self.engine.cancel(target)
 
     def shutdown(self) -> None:
-        self._engine.set_sink(lambda event: None)
         self._current = None
         self._background.clear()
-        self._engine.shutdown()
+        self._ready.wait(60)
+        if self._engine is not None:
+            self._engine.set_sink(lambda event: None)
+            self._engine.shutdown()
 
     # -- engine thread ------------------------------------------------------------------------
 

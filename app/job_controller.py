@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QWidget
 
-from app.engine_access import thumbnail
+from app.engine_access import JobFailed, JobFinished, thumbnail
 from app.engine_bridge import EngineBridge
 from app.imaging import to_pixmap
 from app.prompts import Prompts
@@ -25,10 +25,12 @@ from app.requests import (
     build_generate,
     build_inpaint,
     build_outpaint,
+    build_upscale,
     build_vary,
 )
 from app.settings import AppSettings
 from app.state.document import Document
+from app.state.mask_paint import Box
 from app.widgets.canvas import Canvas
 from app.widgets.canvas_items import fit_rect
 from app.widgets.generate_panel import GeneratePanel
@@ -91,11 +93,17 @@ class JobController(QObject):
         # Opens a generated picture as a new document; False when the user kept the old one.
         self.open_document: Callable[[np.ndarray, str], bool] = lambda _image, _title: False
         self._job: _Job | None = None
+        self._estimate_job: str | None = None
         self._results: list = []
         self._result_job: _Job | None = None
 
         panel.generate_requested.connect(self.generate)
         panel.mode_changed.connect(lambda _m: self.update_blocker())
+        panel.mode_changed.connect(lambda _m: self.request_estimate())
+        panel.upscale_factor.currentIndexChanged.connect(lambda _i: self.request_estimate())
+        panel.model_combo.currentIndexChanged.connect(lambda _i: self.request_estimate())
+        document.image_replaced.connect(self.request_estimate)
+        bridge.job_event.connect(self._on_background_event)
         panel.instruction.textChanged.connect(lambda _t: self.update_blocker())
         panel.limit_to_mask.toggled.connect(lambda _on: self.update_blocker())
         panel.mode_changed.connect(lambda mode: canvas.set_outpaint_mode(mode == "outpaint"))
@@ -159,7 +167,7 @@ class JobController(QObject):
         width, height = doc.size
         if settings.mode == "inpaint":
             request = build_inpaint(settings, doc.image, doc.mask)
-            job = _Job("inpaint", settings, doc.image, doc.mask.copy(), QPointF(), self._rect())
+            job = _Job("inpaint", settings, doc.image, request.mask, QPointF(), self._rect())
         elif settings.mode == "outpaint":
             sides = self._canvas.outpaint_sides() or self._prompts.outpaint_sides(
                 self._window, width, height
@@ -179,6 +187,9 @@ class JobController(QObject):
             mask = doc.mask.copy() if settings.limit_to_mask and doc.mask is not None else None
             request = build_edit(settings, doc.image, mask)
             job = _Job("edit", settings, doc.image, request.mask, QPointF(), self._rect())
+        elif settings.mode == "upscale":
+            request = build_upscale(settings, doc.image)
+            job = _Job("upscale", settings, doc.image, None, QPointF(), self._rect())
         elif settings.mode == "generate":
             request = build_generate(settings)
             job = _Job("generate", settings, None, None, QPointF(), QRectF(STAGE))
@@ -186,6 +197,28 @@ class JobController(QObject):
             self.status_message.emit(self._panel.mode_reason(settings.mode) or "Not available.")
             return
         self._submit(request, job, f"{self._panel.generate_button.text().rstrip('…')}…")
+
+    def request_estimate(self) -> None:
+        """Ask the engine's planner what an upscale of this picture would take (Upscale mode).
+
+        A background job (it may load the model into the cache, which the run reuses); the
+        answer arrives as its result's note and replaces any earlier estimate.
+        """
+        panel = self._panel
+        if panel.mode() != "upscale" or not self._doc.has_image or panel.current_model() is None:
+            panel.set_estimate("")
+            return
+        request = build_upscale(panel.settings(reroll=False), self._doc.image, plan_only=True)
+        self._estimate_job = self._bridge.submit_job(request)
+        panel.set_estimate("Estimating…")
+
+    def _on_background_event(self, event) -> None:
+        if getattr(event, "job_id", None) != self._estimate_job:
+            return
+        if isinstance(event, JobFinished):
+            self._panel.set_estimate(" ".join(event.result.notes))
+        elif isinstance(event, JobFailed):
+            self._panel.set_estimate(event.message)
 
     def vary(self, index: int, keep_scales: int) -> None:
         """Resample the fine scales of variation ``index``, keeping its first ``keep_scales``."""
@@ -233,20 +266,30 @@ class JobController(QObject):
 
     def _on_progress(self, event) -> None:
         pixmap = None if event.preview is None else to_pixmap(event.preview)
+        region = None if event.region is None or self._job is None else self._region(event.region)
         self._strip.progress(
             event.sample_index,
             event.num_samples,
             event.scale_index,
             event.num_scales,
-            self._focused(pixmap),
+            pixmap if region is not None else self._focused(pixmap),
         )
         if self._job is not None:
             self._job.num_scales = event.num_scales
-            if pixmap is not None:
-                target = self._job.target
+            if pixmap is not None and self._job.mode != "upscale":  # tiles show in the strip
+                target = region or self._job.target
                 if self._job.mode == "generate":
                     target = fit_rect((pixmap.width(), pixmap.height()), target)
                 self._canvas.set_preview(pixmap, target)
+
+    def _region(self, region: tuple[int, int, int, int]) -> QRectF:
+        """Where a window-sized preview sits on the canvas (out-painting shifts the origin).
+
+        The engine sends only the edited window's pixels: a small edit of a large photo
+        never converts or draws the whole photo per scale.
+        """
+        x0, y0, x1, y1 = region
+        return QRectF(x0, y0, x1 - x0, y1 - y0).translated(self._job.offset)
 
     def _focused(self, pixmap: QPixmap | None) -> QPixmap | None:
         """The part of a whole-picture preview the strip shows (see ``_Job.focus``)."""
@@ -265,11 +308,11 @@ class JobController(QObject):
         self._results = list(result.variations)
         self._result_job = job
         count = len(self._results)
-        thumbs = [to_pixmap(thumbnail(v.image, THUMB_SIDE)) for v in self._results]
+        thumbs = [to_pixmap(thumbnail(_changed_part(v), THUMB_SIDE)) for v in self._results]
         num_scales = job.num_scales if job else 0
         can_vary = job is not None and job.mode in ("inpaint", "generate")
         seeds = [v.seed for v in self._results]
-        new_picture = job is not None and job.mode == "generate"
+        new_picture = job is not None and job.mode in ("generate", "upscale")
         self._variations.set_variations(thumbs, seeds, num_scales, can_vary, not new_picture)
         notes = " ".join(result.notes)
         message = f"{count} variation{'s' if count != 1 else ''} ready — pick one, then Apply."
@@ -299,24 +342,45 @@ class JobController(QObject):
     def show_variation(self, index: int) -> None:
         if not 0 <= index < len(self._results) or self._result_job is None:
             return
-        image = self._results[index].image
-        self._canvas.set_candidate(to_pixmap(image), self._result_job.offset)
+        if self._result_job.mode == "upscale":  # another size: it opens as its own document
+            return
+        variation = self._results[index]
+        offset = self._result_job.offset
+        if variation.box is not None:  # only the edited window: no 12 MP conversion per click
+            offset = offset + QPointF(variation.box[0], variation.box[1])
+        self._canvas.set_candidate(to_pixmap(_changed_part(variation)), offset)
 
     def apply(self, index: int) -> None:
         if not 0 <= index < len(self._results) or self._result_job is None:
             return
         variation = self._results[index]
-        if self._result_job.mode == "generate":  # a new picture, never pasted over the photo
-            if not self.open_document(variation.image, f"Generated (seed {variation.seed})"):
+        mode = self._result_job.mode
+        if mode in ("generate", "upscale"):  # a new picture, never pasted over the photo
+            title = (
+                f"Upscaled ×{self._result_job.settings.scale}"
+                if mode == "upscale"
+                else f"Generated (seed {variation.seed})"
+            )
+            if not self.open_document(variation.image, title):
                 return
             message = f"Opened variation {index + 1} as a new document."
         else:  # the tint would cover the result; undo brings the mask back with the pixels
             empty = np.zeros(variation.image.shape[:2], bool)
-            self._doc.apply_image(variation.image, f"Apply variation {index + 1}", empty)
+            text = f"Apply variation {index + 1}"
+            self._doc.apply_image(variation.image, text, empty, within=self._within(variation))
             message = f"Applied variation {index + 1} (Ctrl+Z to undo)."
         self.discard()
         self._strip.idle(message)
         self.status_message.emit(message)
+
+    def _within(self, variation) -> Box | None:
+        """The result's changed box, when clearing the mask changes nothing outside it either
+        (strokes painted elsewhere while the job ran must come back with Undo)."""
+        mask = self._doc.mask
+        if variation.box is None or mask is None or mask.shape != variation.image.shape[:2]:
+            return None
+        box = Box(*variation.box)
+        return box if int(mask[box.slices].sum()) == int(mask.sum()) else None
 
     def discard(self) -> None:
         if self._results:
@@ -332,3 +396,11 @@ class JobController(QObject):
         self.cancel()
         self.discard()
         self._canvas.clear_preview()
+
+
+def _changed_part(variation) -> np.ndarray:
+    """The pixels a result may have changed: its window (in-paint) or all of it."""
+    if variation.box is None:
+        return variation.image
+    x0, y0, x1, y1 = variation.box
+    return variation.image[y0:y1, x0:x1]

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.autosave import DEFAULT_DELAY_MS, Autosaver, read_autosave
+from app.batch_controller import BatchController
 from app.engine_access import IMAGE_SUFFIXES, ModelEntry
 from app.engine_bridge import EngineBridge
 from app.file_controller import FileController
@@ -44,6 +45,7 @@ from app.settings import AppSettings
 from app.state import history
 from app.state.document import Document
 from app.state.tool_settings import ToolSettings
+from app.widgets.batch_panel import BatchPanel, dropped_paths
 from app.widgets.canvas import Canvas
 from app.widgets.generate_panel import GeneratePanel
 from app.widgets.scale_progress import ScaleProgressStrip
@@ -86,7 +88,14 @@ class MainWindow(QMainWindow):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(310)
-        self._dock("Generate", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        generate = self._dock("Generate", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.batch = BatchController(bridge, self)
+        self.batch_panel = BatchPanel(self.batch, self)
+        self.batch_dock = self._dock(
+            "Batch", self.batch_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.tabifyDockWidget(generate, self.batch_dock)
+        generate.raise_()
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea  # job output: progress, then results
         progress = self._dock("Scale progress", self.strip, bottom)
         results = self._dock("Variations", self.variations, bottom)
@@ -199,6 +208,8 @@ class MainWindow(QMainWindow):
         job = bar.addMenu("&Job")
         self.generate_action = self._action(job, "&Run", self.jobs.generate, "Ctrl+Return")
         self.cancel_action = self._action(job, "&Cancel", self.jobs.cancel, "Esc")
+        job.addSeparator()
+        self._action(job, "&Batch Upscale…", self.show_batch, "Ctrl+B")
         models = bar.addMenu("&Models")
         self._action(models, "&Models…", self.models.open_dialog)
         self._action(models, "&Import from Folder…", self.models.import_from_disk)
@@ -220,6 +231,9 @@ class MainWindow(QMainWindow):
         self.panel.import_requested.connect(self.models.open_dialog)
         self.panel.download_requested.connect(self.models.open_dialog)
         self.models.status_message.connect(self.show_message)
+        self.batch.status_message.connect(self.show_message)
+        self.batch.finished.connect(self.show_message)
+        self.panel.mode_changed.connect(lambda mode: mode == "upscale" and self.show_batch())
         self.canvas.zoom_changed.connect(lambda p: self.zoom_label.setText(f"{p:.0f}%"))
         self.canvas.pointer_moved.connect(self._on_pointer)
         self.autosaver.failed.connect(lambda msg: self.show_message(f"Autosave failed: {msg}"))
@@ -229,11 +243,16 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
+    def show_batch(self) -> None:
+        self.batch_dock.show()
+        self.batch_dock.raise_()
+
     def open_path(self, path: str | Path) -> None:
         self.files.open_path(path)
 
     def refresh_models(self) -> None:
         self.models.refresh()
+        self.batch_panel.set_models(self.panel.models)
         self.jobs.update_blocker()
 
     def offer_restore(self) -> bool:
@@ -301,7 +320,9 @@ class MainWindow(QMainWindow):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         path = _dropped_image(event)
-        if path is not None:
+        if _shift(event) and dropped_paths(event):  # Shift: into the batch, not the canvas
+            event.acceptProposedAction()
+        elif path is not None:
             event.acceptProposedAction()
             self.canvas.set_drop_target(Path(path).name)
         else:
@@ -312,11 +333,16 @@ class MainWindow(QMainWindow):
         super().dragLeaveEvent(event)
 
     def dragMoveEvent(self, event) -> None:  # noqa: N802
-        if _dropped_image(event) is not None:
+        if _dropped_image(event) is not None or (_shift(event) and dropped_paths(event)):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         self.canvas.set_drop_target(None)
+        if _shift(event) and dropped_paths(event):  # Shift+drop: into the batch, not the canvas
+            event.acceptProposedAction()
+            self.show_batch()
+            self.batch_panel.add_paths(dropped_paths(event))
+            return
         path = _dropped_image(event)
         if path is None:
             event.ignore()
@@ -341,10 +367,15 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.jobs.cancel()
+        self.batch.cancel()  # the file running is redone next time (the journal says so)
         self.files.io.wait()
         self.models.stop()
         self.autosaver.discard()  # a clean exit leaves nothing to restore
         event.accept()
+
+
+def _shift(event: QDropEvent | QDragEnterEvent) -> bool:
+    return bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
 
 
 def _dropped_image(event: QDropEvent | QDragEnterEvent) -> str | None:

@@ -1,7 +1,8 @@
 """GUI settings -> engine requests: frozen snapshots built on the GUI thread.
 
-Pure functions (no Qt). The image and mask are copied here, so later edits by the user can never
-reach a job that is already running.
+Pure functions (no Qt). The mask is copied here, so later strokes can never reach a job that
+is already running; the image is not: the document never edits an image array in place (it
+replaces it), so sharing it is safe and saves a whole-photo copy on the GUI thread per job.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from engine.api import (
     ModelChoice,
     OutpaintRequest,
     Sampling,
+    UpscaleRequest,
     Variation,
 )
 from engine.capabilities import task_defaults
+
+FAST_UPSCALE_ID = "lanczos"  # the model id of the no-model upscaler (app.engine_access)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class JobSettings:
     feather_px: int = task_defaults("var", "inpaint").feather_px
     tau: float = task_defaults("var", "inpaint").sampling.tau
     limit_to_mask: bool = False  # edit mode: change only the painted area
+    scale: int = 2  # upscale mode: the factor
+    fidelity: int | None = None  # upscale mode: coarse scales taken from the photo (None: auto)
 
     @property
     def sampling(self) -> Sampling:
@@ -49,7 +55,7 @@ class JobSettings:
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image).copy()
+    return np.ascontiguousarray(image)  # immutable by the document's contract (see above)
 
 
 def build_inpaint(settings: JobSettings, image: np.ndarray, mask: np.ndarray) -> InpaintRequest:
@@ -94,6 +100,21 @@ def build_edit(settings: JobSettings, image: np.ndarray, mask: np.ndarray | None
         feather_px=settings.feather_px,
         samples=settings.samples,
         sampling=settings.sampling,
+    )
+
+
+def build_upscale(
+    settings: JobSettings, image: np.ndarray, plan_only: bool = False
+) -> UpscaleRequest:
+    """Upscale the whole picture; the fast tool runs without a model (Lanczos)."""
+    model = _model(settings)
+    return UpscaleRequest(
+        image=_rgb(image),
+        scale=settings.scale,
+        model=None if model.model_id == FAST_UPSCALE_ID else model,
+        fidelity=settings.fidelity,
+        seed=settings.seed,
+        plan_only=plan_only,
     )
 
 

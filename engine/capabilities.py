@@ -66,13 +66,21 @@ class Family:
     defaults: dict[str, TaskDefaults]
     condition: str  # "class" | "text" | "image" | "none"
     runnable: bool = True  # False: known to the registry, not yet runnable in this version
+    speedups: frozenset[str] = frozenset()  # Sampling trade-off fields this family honours
 
+
+VAR_SPEEDUPS = frozenset({"cfg_skip_last", "prune_ratio", "prune_scales"})
 
 FAMILIES: dict[str, Family] = {
-    "var": Family("VAR", frozenset(VAR_DEFAULTS), VAR_DEFAULTS, "class"),
-    "demo": Family("Demo VAR", frozenset(VAR_DEFAULTS), VAR_DEFAULTS, "class"),
+    "var": Family("VAR", frozenset(VAR_DEFAULTS), VAR_DEFAULTS, "class", speedups=VAR_SPEEDUPS),
+    "demo": Family(
+        "Demo VAR", frozenset(VAR_DEFAULTS), VAR_DEFAULTS, "class", speedups=VAR_SPEEDUPS
+    ),
     "quick-fill": Family(
         "Quick fill", frozenset({"inpaint"}), {"inpaint": VAR_DEFAULTS["inpaint"]}, "none"
+    ),
+    "lanczos": Family(  # the fast classical resize: no model, instant
+        "Fast upscale", frozenset({"upscale"}), {"upscale": VAR_DEFAULTS["inpaint"]}, "none"
     ),
     "varsr": Family(  # test_varsr.py's settings: greedy tokens, image CFG 6
         "VARSR",
@@ -87,7 +95,10 @@ FAMILIES: dict[str, Family] = {
 # Why a task cannot run when no installed model offers it.
 MISSING_MODEL: dict[str, str] = {
     "edit": "Needs an instruction-editing model (VAREdit + flan-t5-xl): open Models to import one.",
-    "upscale": "Needs a model: VARSR, or any VAR model (zero-shot) — open Models.",
+    "upscale": (
+        "Needs a model: VARSR, or any VAR model (zero-shot) — open Models. Files and folders "
+        "upscale in the Batch panel (Job ▸ Batch Upscale…, Ctrl+B), also without a model."
+    ),
 }
 NO_MODEL = "Needs a model — open Models to import or download one."
 

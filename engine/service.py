@@ -12,17 +12,23 @@ from engine.runtime.jobs import TRANSFER_LANE, Engine, JobContext, Runner, Sink
 from engine.store.cache import ModelCache
 
 
-def create_engine(sink: Sink | None = None, runner: Runner | None = None) -> Engine:
+def create_engine(
+    sink: Sink | None = None, runner: Runner | None = None, previews: bool = True
+) -> Engine:
     """A running engine; ``runner`` replaces the model pipelines (tests of the GUI plumbing use
-    it), while downloads and imports always run for real on the transfer lane."""
-    if runner is None:
-        return Engine(run_request, ModelCache(), sink=sink, lane_of=lane_of)
+    it), while downloads and imports always run for real on the transfer lane.
 
-    def route(request: Request, ctx: JobContext) -> JobResult:
-        chosen = run_request if lane_of(request) == TRANSFER_LANE else runner
-        return chosen(request, ctx)
+    ``previews=False`` for callers that never show per-scale pictures (CLI, batch): the
+    pipelines then skip making them.
+    """
+    route = run_request
+    if runner is not None:
 
-    return Engine(route, ModelCache(), sink=sink, lane_of=lane_of)
+        def route(request: Request, ctx: JobContext) -> JobResult:
+            chosen = run_request if lane_of(request) == TRANSFER_LANE else runner
+            return chosen(request, ctx)
+
+    return Engine(route, ModelCache(), sink=sink, lane_of=lane_of, previews=previews)
 
 
 __all__ = ["Engine", "Request", "create_engine"]

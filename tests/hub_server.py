@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from engine.store import download
+from engine.store import transfer
 
 REPO = "test-org/tiny-var"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -167,9 +167,9 @@ def serve_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeH
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("FINESCALE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(download, "CHUNK_BYTES", 16384)
-    monkeypatch.setattr(download, "BACKOFF_S", 0.0)
-    monkeypatch.setattr(download, "EVENT_INTERVAL_S", 0.0)
+    monkeypatch.setattr(transfer, "CHUNK_BYTES", 16384)
+    monkeypatch.setattr(transfer, "BACKOFF_S", 0.0)
+    monkeypatch.setattr(transfer, "EVENT_INTERVAL_S", 0.0)
     server = FakeHub()
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     try:

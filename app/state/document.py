@@ -47,26 +47,49 @@ class ImageEdit(QUndoCommand):
         self._doc, self.box, self.before, self.after = doc, box, before, after
 
     @classmethod
-    def between(cls, doc: Document, image: np.ndarray, mask: np.ndarray, text: str) -> ImageEdit:
-        """The edit from the document's current image and mask to ``image`` and ``mask``."""
+    def between(
+        cls,
+        doc: Document,
+        image: np.ndarray,
+        mask: np.ndarray,
+        text: str,
+        within: Box | None = None,
+    ) -> ImageEdit:
+        """The edit from the document's current image and mask to ``image`` and ``mask``.
+
+        ``within``: the caller knows nothing outside this box differs (a result's window), so
+        only the box is compared, the cost of a small edit on a large photo.
+        """
         old_image, old_mask = doc.image, doc.mask
         if old_image is not None and old_image.shape == image.shape:
-            changed = np.any(old_image != image, axis=-1) if image.ndim == 3 else old_image != image
-            box = nonzero_box(changed | (old_mask != mask)) or Box(0, 0, 0, 0)
+            area = within or Box.full(image.shape)
+            new_px, old_px = image[area.slices], old_image[area.slices]
+            changed = np.any(old_px != new_px, axis=-1) if image.ndim == 3 else old_px != new_px
+            local = nonzero_box(changed | (old_mask[area.slices] != mask[area.slices]))
+            box = Box(0, 0, 0, 0) if local is None else _shift(local, area)
             before = (old_image[box.slices].copy(), old_mask[box.slices].copy())
-            return cls(doc, box, before, (image[box.slices].copy(), mask[box.slices].copy()), text)
+            after = (image[box.slices].copy(), mask[box.slices].copy())
+            edit = cls(doc, box, before, after, text)
+            edit._first = (image, mask)  # the caller's new arrays: the first redo takes them
+            return edit
         before = (old_image, None if old_mask is None else old_mask.copy())
         return cls(doc, None, before, (image, mask.copy()), text)
+
+    _first: tuple[np.ndarray, np.ndarray] | None = None
 
     def _apply(self, state: tuple[np.ndarray | None, np.ndarray | None]) -> None:
         if self.box is None:
             self._doc._replace(state[0], state[1])
             return
+        if state is self.after and self._first is not None:  # no 12 MP copy to apply a fill
+            (image, mask), self._first = self._first, None
+            self._doc._replace(image, mask, self.box)
+            return
         image = self._doc.image.copy()
         mask = self._doc.mask.copy()
         image[self.box.slices] = state[0]
         mask[self.box.slices] = state[1]
-        self._doc._replace(image, mask)
+        self._doc._replace(image, mask, self.box)
 
     def redo(self) -> None:
         self._apply(self.after)
@@ -97,6 +120,7 @@ class Document(QObject):
         self._dirty_without_undo = False
         self._stroke_before: np.ndarray | None = None
         self._stroke_box: Box | None = None
+        self.changed_box: Box | None = None  # set while image_replaced fires for a box edit
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.undo_stack.indexChanged.connect(self._on_index_changed)
 
@@ -155,15 +179,28 @@ class Document(QObject):
         self.undo_stack.setClean()
         self._emit_modified()
 
-    def apply_image(self, image: np.ndarray, text: str, mask: np.ndarray | None = None) -> None:
-        """Undoably replace the image (a result); a new size gets an empty mask."""
+    def apply_image(
+        self,
+        image: np.ndarray,
+        text: str,
+        mask: np.ndarray | None = None,
+        within: Box | None = None,
+    ) -> None:
+        """Undoably replace the image (a result); a new size gets an empty mask.
+
+        ``within``: the box outside which ``image`` equals the current image (see
+        ``ImageEdit.between``)."""
         if mask is None:
             same = self.mask is not None and self.mask.shape == image.shape[:2]
-            mask = self.mask.copy() if same else np.zeros(image.shape[:2], bool)
+            # The same mask array: applying leaves it as it is, and undo records copy its box.
+            mask = self.mask if same else np.zeros(image.shape[:2], bool)
+        else:
+            mask = np.array(mask, bool)  # the document's own: strokes edit it in place
         if self.image is None:
             self.load(image, mask=mask, modified=True)
             return
-        self.undo_stack.push(ImageEdit.between(self, np.ascontiguousarray(image), mask, text))
+        edit = ImageEdit.between(self, np.ascontiguousarray(image), mask, text, within)
+        self.undo_stack.push(edit)
 
     # -- mask strokes -----------------------------------------------------------------------
 
@@ -237,10 +274,16 @@ class Document(QObject):
         self.mask[box.slices] = pixels
         self.mask_changed.emit(box)
 
-    def _replace(self, image: np.ndarray | None, mask: np.ndarray | None) -> None:
+    def _replace(
+        self, image: np.ndarray | None, mask: np.ndarray | None, box: Box | None = None
+    ) -> None:
+        """New arrays; ``box`` (same size only): the one area whose pixels changed, so views
+        redraw that much and not the whole photo (read it as ``changed_box``)."""
         self.image, self.mask = image, mask
+        self.changed_box = box
         self.image_replaced.emit()
-        self.mask_changed.emit(None)
+        self.changed_box = None
+        self.mask_changed.emit(box)
         self.changed.emit()
 
     @Slot(bool)
@@ -254,6 +297,11 @@ class Document(QObject):
     def _emit_modified(self) -> None:
         self.modified_changed.emit(self.is_modified)
         self.changed.emit()
+
+
+def _shift(box: Box, area: Box) -> Box:
+    """``box`` given inside ``area`` -> image coordinates."""
+    return Box(box.x0 + area.x0, box.y0 + area.y0, box.x1 + area.x0, box.y1 + area.y0)
 
 
 def _invert(mask: np.ndarray) -> Box:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app import engine_access
 from app.choices import Sides
-from app.imaging import display_image
+from app.imaging import display_image, to_qimage
 from app.state.document import Document
 from app.state.tool_settings import ToolSettings
 from app.widgets.canvas_items import CandidateItem, MaskOverlayItem, PreviewItem
@@ -277,10 +277,16 @@ class Canvas(QGraphicsView):
 
     def _on_image_replaced(self) -> None:
         self.reset_outpaint()
-        image = self._doc.image
+        image, box = self._doc.image, self._doc.changed_box
         primed, self._primed = self._primed, None
         if image is None:
             self._image_item.setPixmap(QPixmap())
+        elif (
+            box is not None
+            and primed is None
+            and self._image_item.pixmap().size().toTuple() == self._doc.size
+        ):
+            self._repaint_box(image, box)
         else:
             ready = primed is not None and primed[0] is image
             self._image_item.setPixmap(
@@ -298,6 +304,16 @@ class Canvas(QGraphicsView):
             return
         self.fit()
         self._tools.set_size(round(BRUSH_SCREEN_PX / self.zoom))
+
+    def _repaint_box(self, image, box) -> None:
+        """Convert and draw only the changed box (a 100 px fill must not convert 12 MP)."""
+        pixmap = self._image_item.pixmap()
+        self._image_item.setPixmap(QPixmap())  # sole owner now: painting does not copy it
+        painter = QPainter(pixmap)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(box.x0, box.y0, to_qimage(image[box.slices]))
+        painter.end()
+        self._image_item.setPixmap(pixmap)
 
     def _on_mask_changed(self, box) -> None:
         mask = self._doc.mask

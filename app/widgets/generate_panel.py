@@ -96,6 +96,10 @@ class GeneratePanel(QWidget):
         self.generate_button.setStyleSheet("QPushButton { font-weight: bold; }")
         self.generate_button.clicked.connect(self.generate_requested.emit)
         layout.addWidget(self.generate_button)
+        self.estimate = QLabel(self)  # the planner's word before an upscale: tiles, time, memory
+        self.estimate.setWordWrap(True)
+        self.estimate.setObjectName("estimate")
+        layout.addWidget(self.estimate)
         self.blocker = QLabel(self)
         self.blocker.setWordWrap(True)
         self.blocker.setStyleSheet("color: palette(mid);")
@@ -164,6 +168,18 @@ class GeneratePanel(QWidget):
             "Change only the painted area: every pixel outside it stays exactly as it is."
         )
         form.addRow("", self.limit_to_mask)
+        self.upscale_factor = QComboBox(group)
+        for factor in (2, 3, 4):
+            self.upscale_factor.addItem(f"×{factor}", factor)
+        self.upscale_factor.setToolTip("How many times wider and taller the result is")
+        self.factor_label = QLabel("Factor", group)
+        form.addRow(self.factor_label, self.upscale_factor)
+        self.fidelity = _spin(
+            group, 0, 16, 0, "Coarse scales taken from the photo (0 = what the photo determines)"
+        )
+        self.fidelity.setSpecialValueText("Auto")
+        self.fidelity_label = QLabel("Fidelity", group)
+        form.addRow(self.fidelity_label, self.fidelity)
         self.grow = _spin(group, 0, 256, self._tools.grow_px, "Grow the mask before generating")
         self.grow.setSuffix(" px")
         form.addRow("Grow", self.grow)
@@ -262,12 +278,17 @@ class GeneratePanel(QWidget):
         self.blocker.setText(reason or "")
         self.blocker.setVisible(bool(reason))
 
+    def set_estimate(self, text: str) -> None:
+        """What the planner expects of the upscale about to run (shown in Upscale mode)."""
+        self.estimate.setText(text)
+        self.estimate.setVisible(self.mode() == "upscale" and bool(text))
+
     def set_history(self, items: list[str]) -> None:
         self.instruction.set_history(items)
 
-    def settings(self) -> JobSettings:
+    def settings(self, reroll: bool = True) -> JobSettings:
         """Snapshot for one job; an unlocked seed is re-rolled first so every run differs."""
-        if not self.seed_lock.isChecked():
+        if reroll and not self.seed_lock.isChecked():
             self.seed.setValue(random.randint(0, MAX_SEED))
         entry = self.current_model()
         return JobSettings(
@@ -284,6 +305,8 @@ class GeneratePanel(QWidget):
             feather_px=self.feather.value(),
             tau=self.tau.value(),
             limit_to_mask=self.limit_to_mask.isChecked(),
+            scale=int(self.upscale_factor.currentData()),
+            fidelity=self.fidelity.value() or None,
         )
 
     def _refresh(self) -> None:
@@ -302,6 +325,14 @@ class GeneratePanel(QWidget):
         self.tau.setVisible(editing)
         self.tau_label.setVisible(editing)
         self.limit_to_mask.setVisible(editing)
+        upscaling = mode == "upscale"
+        for widget in (self.upscale_factor, self.factor_label):
+            widget.setVisible(upscaling)
+        entry = self.current_model()
+        with_model = upscaling and entry is not None and entry.family != "lanczos"
+        self.fidelity.setVisible(with_model)
+        self.fidelity_label.setVisible(with_model)
+        self.estimate.setVisible(upscaling and bool(self.estimate.text()))
 
     def _on_model_changed(self, _index: int) -> None:
         self._update_modes()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from engine.api import (
     TERMINAL_EVENTS,
@@ -27,6 +27,9 @@ from engine.runtime.cancel import UserFacingError
 
 def run_blocking(request: Request, on_event: Callable[[Event], None] | None = None) -> JobResult:
     """Submit one request to a fresh engine and wait for its end; Ctrl+C cancels it."""
+    from engine.pipelines.validation import validate_request
+
+    validate_request(request)  # before torch is even imported
     from engine.service import create_engine  # torch and the models: only when a job runs
 
     done = threading.Event()
@@ -39,7 +42,7 @@ def run_blocking(request: Request, on_event: Callable[[Event], None] | None = No
             outcome.append(event)
             done.set()
 
-    engine = create_engine(sink=sink)
+    engine = create_engine(sink=sink, previews=False)  # nobody sees them in a terminal
     job_id = engine.submit(request)
     try:
         while not done.wait(0.2):
@@ -61,7 +64,9 @@ def run_blocking(request: Request, on_event: Callable[[Event], None] | None = No
 def print_progress(event: Event) -> None:
     if isinstance(event, ScaleProgress):
         sample = f"sample {event.sample_index + 1}/{event.num_samples} " * (event.num_samples > 1)
-        print(f"{sample}scale {event.scale_index + 1}/{event.num_scales}", file=sys.stderr)
+        window = f"window {event.window_index + 1}/{event.num_windows} " * (event.num_windows > 1)
+        scale = f"scale {event.scale_index + 1}/{event.num_scales}"
+        print(f"{sample}{window}{scale} ({event.done}/{event.total})", file=sys.stderr)
     elif isinstance(event, ModelLoading) and event.bytes_done == event.bytes_total:
         print(f"loaded {event.name}", file=sys.stderr)
 
@@ -101,11 +106,28 @@ def sampling(args: argparse.Namespace) -> Sampling:
     )
 
 
-def save_variations(result: JobResult, out: str, **save_kwargs) -> list[str]:
-    from engine.imaging.imageio import numbered_paths, save_image
+def plan_outputs(args: argparse.Namespace, *inputs: str) -> list[str]:
+    """The output names of ``--out`` for ``--samples``, checked before any work is done."""
+    from engine.imaging.outputs import plan_outputs as check
+    from engine.imaging.saving import numbered_paths
+
+    return check(numbered_paths(args.out, args.samples), args.overwrite, inputs)
+
+
+def save_variations(
+    result: JobResult, out: str, *, protected: Sequence[str] = (), **save_kwargs
+) -> list[str]:
+    """Save every variation; a failure part-way says which files were saved before it."""
+    from engine.imaging.saving import numbered_paths, save_image
 
     paths = numbered_paths(out, len(result.variations))
+    saved: list[str] = []
     for variation, path in zip(result.variations, paths, strict=True):
-        save_image(variation.image, path, **save_kwargs)
+        try:
+            save_image(variation.image, path, protected=protected, **save_kwargs)
+        except UserFacingError as exc:
+            done = f"Saved before that: {', '.join(saved)}." if saved else "Nothing was saved."
+            raise UserFacingError(f"{exc} {done}") from None
+        saved.append(path)
         print(path)
     return paths

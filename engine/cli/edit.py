@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -13,11 +14,13 @@ from engine.cli.common import (
     add_model_arguments,
     add_sampling_arguments,
     model_choice,
+    plan_outputs,
     print_progress,
     run_blocking,
     sampling,
     save_variations,
 )
+from engine.runtime.cancel import UserFacingError
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,11 @@ def _load(args: argparse.Namespace):
     return loaded
 
 
+def _inputs(args: argparse.Namespace) -> tuple[str, ...]:
+    """Files this command reads: never a valid output, whatever ``--overwrite`` says."""
+    return tuple(p for p in (args.image, getattr(args, "mask", None)) if p)
+
+
 def _save(args: argparse.Namespace, loaded, result) -> None:
     save_variations(
         result,
@@ -56,16 +64,22 @@ def _save(args: argparse.Namespace, loaded, result) -> None:
         icc_profile=loaded.icc_profile,
         exif=loaded.exif,
         overwrite=args.overwrite,
-        source_path=args.image,
+        protected=_inputs(args),
     )
 
 
 def _inpaint(args: argparse.Namespace) -> None:
     from engine.imaging.imageio import load_mask
 
+    plan_outputs(args, *_inputs(args))
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
     mask = load_mask(args.mask, (width, height))
+    if not mask.any():
+        raise UserFacingError(
+            f"{os.path.basename(args.mask)}: the mask is empty (no white or opaque pixel), "
+            "so there is nothing to regenerate."
+        )
     request = InpaintRequest(
         model=model_choice(args),
         image=loaded.pixels,
@@ -82,7 +96,7 @@ def _inpaint(args: argparse.Namespace) -> None:
 
 
 def _outpaint(args: argparse.Namespace) -> None:
-
+    plan_outputs(args, *_inputs(args))
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
     request = OutpaintRequest(

@@ -9,6 +9,7 @@ from engine.cli.common import (
     add_model_arguments,
     add_sampling_arguments,
     model_choice,
+    plan_outputs,
     print_progress,
     run_blocking,
     sampling,
@@ -17,6 +18,7 @@ from engine.cli.common import (
 
 
 def _generate(args: argparse.Namespace) -> None:
+    plan_outputs(args)
     request = GenerateRequest(
         model=model_choice(args),
         class_label=args.class_label,

@@ -117,22 +117,26 @@ def paste_back(
     """Blend the generated window into a copy of the original: out = a*gen + (1-a)*orig.
 
     ``generated`` may be any size (usually the model's square or already the window's size);
-    it is resized to the window. Only pixels with alpha > 0 inside the window are written, so
-    every other pixel is byte-identical to ``original``. An RGBA original keeps its alpha
+    it is resized to the window. ``alpha_mask`` is the image's size or the window's. Only
+    pixels with alpha > 0 inside the window are written, so every other pixel is
+    byte-identical to ``original``. An RGBA original keeps its alpha
     channel everywhere: in-painting never invents transparency.
     """
     original = np.asarray(original)
     if original.dtype != np.uint8 or original.ndim != 3 or original.shape[2] not in (3, 4):
         raise UserFacingError("The image must be 8-bit RGB or RGBA.")
     alpha_mask = np.asarray(alpha_mask, dtype=np.float32)
-    if alpha_mask.shape != original.shape[:2]:
-        raise UserFacingError("The blend mask and the image are not the same size.")
     _check_window(window, original.shape)
+    if alpha_mask.shape == original.shape[:2]:
+        alpha = alpha_mask[window.slices]
+    elif alpha_mask.shape == (window.height, window.width):
+        alpha = alpha_mask  # the window's own alpha: no photo-sized float map needed
+    else:
+        raise UserFacingError("The blend mask and the image are not the same size.")
     generated = np.asarray(generated)
     if generated.ndim != 3 or generated.shape[2] < 3 or generated.dtype != np.uint8:
         raise UserFacingError("The generated picture must be 8-bit RGB.")
     out = original.copy()
-    alpha = alpha_mask[window.slices]
     write = alpha > 0
     if not write.any():
         return out

@@ -21,39 +21,85 @@ def _as_mask(mask: np.ndarray) -> np.ndarray:
     return array.astype(bool, copy=False)
 
 
+def _box_slices(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    """The masked pixels' bounding box grown by ``pad`` (clipped to the image); None if empty.
+
+    Grow and feather only ever look ``pad`` pixels beyond the mask, so running them on this box
+    gives the same bits as on the whole picture at a cost that follows the mask, not the photo.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    h, w = mask.shape
+    return (
+        slice(max(0, int(rows[0]) - pad), min(h, int(rows[-1]) + 1 + pad)),
+        slice(max(0, int(cols[0]) - pad), min(w, int(cols[-1]) + 1 + pad)),
+    )
+
+
 def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
     """Dilate by a disc of radius ``px`` so the seam moves away from what the user painted.
 
     An exact Euclidean distance transform is used instead of ``cv2.dilate`` with an ellipse:
-    it is a true disc and costs the same for a 2 px or a 200 px grow.
+    it is a true disc and costs the same for a 2 px or a 200 px grow. It runs on the mask's
+    box plus ``px`` only: no pixel farther away can be within ``px`` of the mask.
     """
     mask = _as_mask(mask)
-    if px <= 0 or not mask.any():
+    box = _box_slices(mask, px + 1) if px > 0 else None
+    if box is None:
         return mask.copy()
-    # Distance from every pixel to the nearest masked pixel (masked pixels are the zeros).
-    unmasked = (~mask).astype(np.uint8)
+    # Distance from every pixel of the box to the nearest masked pixel (masked pixels are the
+    # zeros): 4 bytes a pixel of the box, not of the photo (784 MB at 196 MP for a retouch).
+    unmasked = (~mask[box]).astype(np.uint8)
     distance = cv2.distanceTransform(unmasked, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return mask | (distance <= float(px))
+    grown = mask.copy()
+    grown[box] |= distance <= float(px)
+    return grown
 
 
-def feather_mask(mask: np.ndarray, px: int, smooth: bool = True) -> np.ndarray:
+def feather_mask(
+    mask: np.ndarray, px: int, smooth: bool = True, box: tuple[slice, slice] | None = None
+) -> np.ndarray:
     """A soft alpha in [0, 1] that fades *inward* over ``px`` pixels from the mask's edge.
 
     It is exactly 0.0 everywhere outside ``mask`` (so those pixels stay bit-exact when blended)
     and 1.0 at least ``px`` pixels deep inside. The image border is not an edge: a mask that
-    touches it stays opaque there, because there is nothing outside to blend with.
+    touches it stays opaque there, because there is nothing outside to blend with. With ``box``
+    (row and column slices) only that part is computed and returned, with the same values.
     """
     mask = _as_mask(mask)
-    if px <= 0 or not mask.any():
-        return mask.astype(np.float32)
+    if box is None:
+        alpha = np.zeros(mask.shape, np.float32)
+        area = _box_slices(mask, px + 2) if px > 0 else None
+        if area is None:
+            alpha[mask] = 1.0
+        else:
+            alpha[area] = _feather_local(mask[area], px, smooth)
+        return alpha
+    rows, cols = (range(*s.indices(n)) for s, n in zip(box, mask.shape, strict=True))
+    if px <= 0:
+        return mask[box].astype(np.float32)
+    pad = px + 2  # see _feather_local: nothing farther away changes a value
+    y0, x0 = max(0, rows.start - pad), max(0, cols.start - pad)
+    y1, x1 = min(mask.shape[0], rows.stop + pad), min(mask.shape[1], cols.stop + pad)
+    local = _feather_local(mask[y0:y1, x0:x1], px, smooth)
+    return np.ascontiguousarray(
+        local[rows.start - y0 : rows.stop - y0, cols.start - x0 : cols.stop - x0]
+    )
+
+
+def _feather_local(inside: np.ndarray, px: int, smooth: bool) -> np.ndarray:
+    """Feather of a crop whose sides are the image's or lie at least px + 2 beyond the pixels
+    that matter: an unmasked pixel farther away only gives a distance above px, which clips to
+    1 all the same, so the crop's values equal the whole picture's."""
     # Distance from every masked pixel to the nearest unmasked one: 1 on the edge, 0 outside.
-    inside = mask.astype(np.uint8)
-    distance = cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    distance = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     alpha = np.clip(distance / np.float32(px), 0.0, 1.0).astype(np.float32)
     if smooth:
         alpha = alpha * alpha * (3.0 - 2.0 * alpha)  # smoothstep: no visible kink at either end
-    alpha[~mask] = 0.0
-    return alpha.astype(np.float32, copy=False)
+    alpha[~inside] = 0.0
+    return alpha
 
 
 def mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from engine.api import (
+    BatchRequest,
     DownloadRequest,
     EditRequest,
     GenerateRequest,
@@ -13,12 +16,16 @@ from engine.api import (
     Request,
     UpscaleRequest,
 )
+from engine.pipelines.batch import run_batch
 from engine.pipelines.edit import run_edit
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
 from engine.pipelines.outpaint import run_outpaint
 from engine.pipelines.transfers import run_download, run_import
 from engine.pipelines.upscale import run_upscale_job
+from engine.pipelines.validation import validate_request
+from engine.runtime.cancel import NonFiniteOutput
+from engine.runtime.devices import resolve_device
 from engine.runtime.jobs import COMPUTE_LANE, JobContext
 
 RUNNERS = {
@@ -28,19 +35,33 @@ RUNNERS = {
     DownloadRequest: run_download,
     ImportRequest: run_import,
     EditRequest: run_edit,
+    BatchRequest: run_batch,
     UpscaleRequest: run_upscale_job,
 }
 
 
 def run_request(request: Request, ctx: JobContext) -> JobResult:
-    """The engine's default runner."""
+    """The engine's default runner: every request's settings are checked before it runs."""
     runner = RUNNERS.get(type(request))
     if runner is None:
         raise TypeError(f"no pipeline for {type(request).__name__}")
-    return runner(request, ctx)
+    validate_request(request)
+    try:
+        return runner(request, ctx)
+    except NonFiniteOutput:
+        choice = getattr(request, "model", None)
+        if getattr(choice, "dtype", None) != "fp16":
+            raise
+    # fp16's range (65504) overflows in some models: the "black image" of other apps. Rerun
+    # once in a precision with float32's range.
+    fallback = "bf16" if resolve_device(request.model.device).type == "cuda" else "fp32"
+    retry = replace(request, model=replace(request.model, dtype=fallback))
+    result = runner(retry, ctx)
+    note = f"fp16 overflowed, so the job ran again in {fallback}"
+    return replace(result, notes=(*result.notes, note))
 
 
 def lane_of(request: Request) -> str:
-    """Which worker lane a request runs on: model jobs share the compute lane; downloads and
-    imports say ``lane = "transfer"``."""
+    """Which worker lane a request runs on: model jobs share the compute lane; downloads,
+    imports and a batch that only lists its files say ``lane = "transfer"``."""
     return getattr(request, "lane", COMPUTE_LANE)

@@ -40,19 +40,39 @@ def sample_one(
     num_samples: int,
     override: TokenOverride | None = None,
     frame: PreviewFrame | None = None,
+    region: tuple[int, int, int, int] | None = None,
+    *,
+    window: tuple[int, int] = (0, 1),
 ) -> tuple[np.ndarray, Sampled]:
-    """Sample one image (H, W, 3 uint8) at the model's resolution, emitting one preview a scale."""
+    """Sample one image (H, W, 3 uint8) at the model's resolution, emitting progress per scale.
+
+    Previews (``model.preview``, then ``frame``, e.g. pasting into the photo's ``region``) are
+    only made when ``ctx.previews`` says someone looks at them. ``window`` is (index, count)
+    of this run among a tiled job's windows, for its progress.
+    """
     num_scales = len(model.schedule)
     show = frame or (lambda image: image)
 
-    def report(si: int, preview: np.ndarray) -> None:
+    def report(si: int, preview: np.ndarray | None) -> None:
+        shown = None if preview is None else show(preview)
+        where = None if preview is None else region
         ctx.emit(
-            ScaleProgress(ctx.job_id, sample_index, num_samples, si, num_scales, show(preview))
+            ScaleProgress(
+                ctx.job_id,
+                sample_index,
+                num_samples,
+                si,
+                num_scales,
+                shown,
+                window_index=window[0],
+                num_windows=window[1],
+                region=where,
+            )  # fmt: skip
         )
 
     def on_scale(si: int, latent) -> None:
         if si < num_scales - 1:
-            report(si, model.preview(latent, si))
+            report(si, model.preview(latent, si) if ctx.previews else None)
 
     sampled = model.sample(
         condition,
@@ -63,5 +83,5 @@ def sample_one(
         check_cancelled=ctx.check_cancelled,
     )
     image = model.decode(sampled.latent)
-    report(num_scales - 1, thumbnail(image))
+    report(num_scales - 1, thumbnail(image) if ctx.previews else None)
     return image, sampled

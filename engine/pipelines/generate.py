@@ -7,13 +7,10 @@ import time
 from engine.api import GenerateRequest, JobResult, Variation
 from engine.models.family import Condition, token_arrays
 from engine.pipelines.common import load, sample_one
-from engine.runtime.cancel import UserFacingError
 from engine.runtime.jobs import JobContext
 
 
 def run_generate(request: GenerateRequest, ctx: JobContext) -> JobResult:
-    if request.samples < 1:
-        raise UserFacingError("Ask for at least one sample.")
     started = time.perf_counter()
     model = load(ctx, request.model)
     variations = []

@@ -28,7 +28,6 @@ from engine.imaging.compositing import (
     paste_back,
 )
 from engine.imaging.masks import feather_mask, grow_mask, mask_bbox, token_keep_mask
-from engine.imaging.thumbnail import thumbnail
 from engine.models.family import Condition, FamilyModel, Grid, token_arrays, token_tensors
 from engine.pipelines.common import load, sample_one
 from engine.pipelines.quick_fill import is_quick_fill, quick_fill
@@ -169,7 +168,7 @@ def composite(
     alpha: np.ndarray,
     color_match: bool,
 ) -> np.ndarray:
-    """Blend the window into the original; ``alpha`` is 0 outside ``grown``."""
+    """Blend the window into the original; ``alpha`` (window-sized) is 0 outside ``grown``."""
     w = job.window
     if color_match:
         region = grown[w.y0 : w.y1, w.x0 : w.x1]
@@ -181,30 +180,33 @@ def composite(
 
 
 class PreviewCompositor:
-    """Shows each scale's preview pasted into a downscaled copy of the whole picture."""
+    """Shows each scale's preview pasted into the window's own pixels, at most PREVIEW_SIDE.
+
+    Only the window is ever touched (once, here): the preview event says which ``region`` of
+    the photo it covers, so a 100 px edit of a 12 MP photo costs what it costs on a small one.
+    """
 
     def __init__(self, original: np.ndarray, grown: np.ndarray, job: WindowJob):
-        self.base = thumbnail(original[..., :3], PREVIEW_SIDE)
-        self.scale = self.base.shape[0] / original.shape[0]
+        w = job.window
+        self.scale = min(1.0, PREVIEW_SIDE / max(w.width, w.height))
+        size = (max(1, round(w.width * self.scale)), max(1, round(w.height * self.scale)))
+        crop = np.ascontiguousarray(original[w.slices][..., :3])
+        self.base = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        inside = grown[w.slices].astype(np.uint8)
+        self.mask = cv2.resize(inside, size, interpolation=cv2.INTER_NEAREST).astype(bool)
         self.job = job
-        small = cv2.resize(
-            grown.astype(np.uint8), self.base.shape[1::-1], interpolation=cv2.INTER_NEAREST
-        )
-        self.mask = small.astype(bool)
+        self.region = (w.x0, w.y0, w.x1, w.y1)
 
     def __call__(self, preview: np.ndarray) -> np.ndarray:
-        w, s = self.job.window, self.scale
-        x0, y0 = int(w.x0 * s), int(w.y0 * s)
-        x1 = max(x0 + 1, min(self.base.shape[1], int(round(w.x1 * s))))
-        y1 = max(y0 + 1, min(self.base.shape[0], int(round(w.y1 * s))))
-        side = max(1, int(round(self.job.side * s)))
+        s, (h, w) = self.scale, self.base.shape[:2]
+        side = max(1, round(self.job.side * s))
         square = cv2.resize(preview, (side, side), interpolation=cv2.INTER_LINEAR)
-        top, left = int(self.job.pad[0] * s), int(self.job.pad[1] * s)
-        patch = square[top : top + y1 - y0, left : left + x1 - x0]
+        top, left = round(self.job.pad[0] * s), round(self.job.pad[1] * s)
+        patch = square[top : top + h, left : left + w]
         frame = self.base.copy()
-        region = frame[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]]
-        inside = self.mask[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]]
-        region[inside] = patch[inside]
+        ph, pw = patch.shape[:2]
+        inside = self.mask[:ph, :pw]
+        frame[:ph, :pw][inside] = patch[inside]
         return frame
 
 
@@ -222,28 +224,28 @@ def inpaint_variations(
     keep_scales: int = 0,
     base_tokens: Sequence[np.ndarray] | None = None,
     margin_frac: float = 0.25,
-    feather_from: np.ndarray | None = None,
     token_rule: str = "strict",
 ) -> list[Variation]:
     """In-paint ``grown`` (already grown) in one context window; one result per seed.
 
-    The seam is feathered inward from the edge of ``feather_from`` (default ``grown``); out-
-    painting passes all still-unfilled area so no seam faces pixels that are yet to be made.
+    The seam is feathered inward from the edge of ``grown``. The alpha covers the window only
+    (the mask lies inside it, away from any edge that is not the image's), not the photo.
     """
     window = context_window(mask_bbox(grown), image.shape[1::-1], model.resolution, margin_frac)
     job = prepare_window(model, image[..., :3], grown, window, token_rule)
     override = window_override(model, job, keep_scales, base_tokens)
-    frame = PreviewCompositor(image, grown, job)
-    region = grown if feather_from is None else feather_from
-    alpha = feather_mask(region, feather_px) * grown
+    frame = PreviewCompositor(image, grown, job) if ctx.previews else None
+    alpha = feather_mask(grown[window.slices], feather_px)
     variations = []
     for index in range(samples):
         seed = sampling.seed + index
         generated, sampled = sample_one(
-            ctx, model, condition, sampling, seed, index, samples, override, frame
-        )
+            ctx, model, condition, sampling, seed, index, samples, override, frame,
+            None if frame is None else frame.region,
+        )  # fmt: skip
         result = composite(image, to_window(generated, job), job, grown, alpha, color_match)
-        variations.append(Variation(image=result, seed=seed, tokens=token_arrays(sampled)))
+        box = (window.x0, window.y0, window.x1, window.y1)  # nothing outside it was touched
+        variations.append(Variation(result, seed, token_arrays(sampled), box))
     return variations
 
 
@@ -251,8 +253,6 @@ def run_inpaint(request: InpaintRequest, ctx: JobContext) -> JobResult:
     started = time.perf_counter()
     image, mask = np.asarray(request.image), np.asarray(request.mask, dtype=bool)
     validate(image, mask)
-    if request.samples < 1:
-        raise UserFacingError("Ask for at least one sample.")
     grown = grow_mask(mask, request.grow_px)
     mask_bbox(grown)  # a clear error for an empty mask before any model is loaded
     if is_quick_fill(request.model):

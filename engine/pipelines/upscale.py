@@ -165,6 +165,10 @@ def run_upscale_job(request: UpscaleRequest, ctx: JobContext) -> JobResult:
         def get_model(dtype: str | None) -> FamilyModel:
             return load(ctx, choice if dtype is None else replace(choice, dtype=dtype))
 
+    if request.plan_only:
+        model = None if get_model is None else get_model(None)
+        return JobResult((), 0.0, (plan_request(request, model).summary(),))
+
     def progress(done: int, total: int, window: np.ndarray) -> None:
         ctx.emit(ScaleProgress(ctx.job_id, done - 1, total, 0, 1, thumbnail(window)))
 

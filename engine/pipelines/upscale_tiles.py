@@ -23,16 +23,12 @@ from engine.api import Sampling
 from engine.imaging.tiles import Blender, TileLayout, Window, crop
 from engine.models.family import Condition, FamilyModel
 from engine.pipelines.colorfix import colour_fix
-from engine.runtime.cancel import UserFacingError
+from engine.runtime.cancel import NonFiniteOutput, UserFacingError
 
 # (window index, window count, that window's output) -> None
 TileProgress = Callable[[int, int, np.ndarray], None]
 # One window: (window, input crop, known-output crop, known mask) -> output crop (uint8)
 WindowFn = Callable[[Window, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-
-class NonFiniteOutput(RuntimeError):
-    """The model produced NaN/inf (typically half precision overflowing)."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ class UserFacingError(Exception):
     """An error whose message is already one plain sentence a user can act on."""
 
 
+class NonFiniteOutput(UserFacingError):
+    """The model produced NaN or infinite numbers: damaged weights, or fp16 overflowing."""
+
+
 class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()

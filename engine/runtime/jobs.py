@@ -42,12 +42,17 @@ LANES = {COMPUTE_LANE: 1, TRANSFER_LANE: 4}
 
 @dataclass
 class JobContext:
-    """What a running pipeline may touch: its id, its cancel token and the event sink."""
+    """What a running pipeline may touch: its id, its cancel token and the event sink.
+
+    ``previews`` says whether anyone looks at per-scale pictures: the GUI does, the CLI and batch
+    jobs do not, and then pipelines skip making them (progress events still come, image-less).
+    """
 
     job_id: str
     token: CancelToken
     emit: Sink
     models: object  # engine.store.cache.ModelCache; typed loosely to keep this module light
+    previews: bool = True
 
     def check_cancelled(self) -> None:
         self.token.raise_if_cancelled()
@@ -90,8 +95,10 @@ class Engine:
         models: object,
         sink: Sink | None = None,
         lane_of: Callable[[Request], str] = lambda request: COMPUTE_LANE,
+        previews: bool = True,
     ):
         self._runner = runner
+        self._previews = previews
         self.models = models
         self._sink: Sink = sink or (lambda event: None)
         self._lane_of = lane_of
@@ -181,7 +188,7 @@ class Engine:
             if not token.cancelled:  # after cancel: no further events but the terminal one
                 self._emit(event)
 
-        context = JobContext(job_id, token, emit_unless_cancelled, self.models)
+        context = JobContext(job_id, token, emit_unless_cancelled, self.models, self._previews)
         self._emit(JobStarted(job_id))
         started = time.perf_counter()
         try:

@@ -25,7 +25,11 @@ def _malloc_trim():
 
 
 def trim_heap() -> bool:
-    """Return free heap pages to the OS; True when the platform supports it."""
+    """Return free heap pages to the OS (and cached CUDA blocks to the driver, so a job on
+    another model or another program gets them); True when the platform supports it."""
+    torch = sys.modules.get("torch")  # never imported here: only if a job already did
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
     trim = _malloc_trim()
     if trim is None:
         return False

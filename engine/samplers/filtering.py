@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from engine.runtime.cancel import NonFiniteOutput
+
 
 def guide(cond_BlV: torch.Tensor, uncond_BlV: torch.Tensor, t: float) -> torch.Tensor:
     """Classifier-free guidance, evaluated exactly as the reference writes it."""
@@ -27,8 +29,19 @@ def top_k_top_p_(logits_BlV: torch.Tensor, top_k: int = 0, top_p: float = 0.0) -
     return logits_BlV
 
 
+def check_finite(logits_BlV: torch.Tensor) -> None:
+    """Refuse logits with a NaN, or a row with no finite value left: such a model would
+    otherwise end in torch's "probability tensor contains inf or nan" or a black image."""
+    if torch.isnan(logits_BlV).any() or not torch.isfinite(logits_BlV.amax(-1)).all():
+        raise NonFiniteOutput(
+            "The model produced invalid numbers (NaN or infinity): its weights are damaged, "
+            "or this precision overflows; try fp32 or bf16."
+        )
+
+
 def draw(logits_BlV: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """One categorical draw per row, (B, l)."""
+    check_finite(logits_BlV)
     B, l, V = logits_BlV.shape
     probs = logits_BlV.softmax(dim=-1).view(-1, V)
     return torch.multinomial(probs, num_samples=1, replacement=True, generator=generator).view(B, l)

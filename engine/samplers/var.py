@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.models.var.pruning import TokenPruning
 from engine.models.var.quant import MultiScaleQuantizer
 from engine.models.var.transformer import VAR
 from engine.samplers.filtering import draw, guide, top_k_top_p_
@@ -57,6 +58,9 @@ def sample_scales(
     override: TokenOverride | None = None,
     on_scale: ScaleCallback | None = None,
     check_cancelled: Callable[[], None] | None = None,
+    cfg_skip_last: int = 0,
+    prune_ratio: float = 0.0,
+    prune_scales: int = 2,
 ) -> SampleOutput:
     """Run the coarse-to-fine loop; ``labels_B`` may hold the null class (``num_classes``).
 
@@ -67,6 +71,9 @@ def sample_scales(
 
     Kept as one loop (over the usual length) on purpose: each step maps line for line onto the
     reference's, which is what the token-for-token parity tests check.
+    Opt-in approximations (defaults off): ``cfg_skip_last`` runs the last N scales on the
+    conditional half only; ``prune_ratio`` > 0 prunes that fraction of tokens in every block of
+    the ``prune_scales`` largest scales (see ``engine.models.var.pruning``).
     """
     patch_nums: Sequence[int] = var.cfg.patch_nums
     num_scales = len(patch_nums)
@@ -81,13 +88,19 @@ def sample_scales(
     codebook = quantizer.embedding.weight
     fed_ids: list[torch.Tensor] = []
     cur_L = 0
-    with var.kv_cache():
+    pruning = TokenPruning(1.0 - prune_ratio) if prune_ratio > 0 else None
+    with var.kv_cache(capacity=var.cfg.seq_len):
         for si, pn in enumerate(patch_nums):
             if check_cancelled is not None:
                 check_cancelled()
             ratio = si / (num_scales - 1)
             cur_L += pn * pn
-            both = var.run_blocks(token_map, cond_BD)
+            if not one_half and si >= num_scales - cfg_skip_last:  # SkipVAR: drop the CFG half
+                one_half, cond_BD, token_map = True, cond_BD[:B], token_map[:B]
+                var.keep_cache_rows(B)
+            if pruning is not None:
+                pruning.set_scale((pn, pn), si >= num_scales - prune_scales)
+            both = var.run_blocks(token_map, cond_BD, pruning=pruning)
             cond, uncond = (both, both) if one_half else (both[:B], both[B:])
             logits = guide(cond, uncond, cfg_strength(cfg, si, num_scales))
             top_k_top_p_(logits, top_k, top_p)

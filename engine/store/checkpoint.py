@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 
@@ -64,16 +65,34 @@ def _read_safetensors(path: str, name: str) -> dict[str, torch.Tensor]:
 
 
 def _read_torch_pickle(path: str, name: str) -> dict[str, torch.Tensor]:
+    return _as_flat_state_dict(torch_load(path, name), name)
+
+
+def torch_load(path: str, name: str) -> object:
+    """``torch.load(weights_only=True)`` whose every failure is one sentence naming the file.
+
+    torch's own warnings (an unusual pickle protocol...) are not for the user: the outcome is.
+    """
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except pickle.UnpicklingError as exc:
+        if "Unsupported operand" in str(exc):
+            raise UserFacingError(
+                f"{name}: saved in a pickle format that cannot be read safely; re-save it with "
+                "torch.save or convert it to .safetensors."
+            ) from exc
         raise UserFacingError(
             f"{name}: refused to load: the file contains code or objects other than tensors, "
             "which a model checkpoint never needs."
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise UserFacingError(f"{name}: the checkpoint is truncated or corrupt ({exc}).") from exc
-    return _as_flat_state_dict(loaded, name)
+    except Exception as exc:  # a text or random file trips the unpickler in many ways
+        raise UserFacingError(
+            f"{name}: not a PyTorch checkpoint (the file is not a saved state dict)."
+        ) from exc
 
 
 def _is_zip(path: str) -> bool:
@@ -83,18 +102,30 @@ def _is_zip(path: str) -> bool:
         return False
 
 
+WRAPPER_KEYS = ("state_dict", "model", "trainer", "vae")  # vae: Infinity's BSQ VAE file
+
+
+def _all_tensors(value: object) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and bool(value)
+        and all(isinstance(v, torch.Tensor) for v in value.values())
+    )
+
+
+def flat_tensors(loaded: object) -> dict[str, torch.Tensor] | None:
+    """The state dict in what ``torch.load`` returned: bare, under a common wrapper key, or
+    the one dictionary of tensors a level down; ``None`` when there is none."""
+    if not isinstance(loaded, Mapping):
+        return None
+    if _all_tensors(loaded):
+        return dict(loaded)
+    nested = [loaded.get(key) for key in WRAPPER_KEYS] + list(loaded.values())
+    return next((dict(value) for value in nested if _all_tensors(value)), None)
+
+
 def _as_flat_state_dict(loaded: object, name: str) -> dict[str, torch.Tensor]:
-    """Accept a bare state dict, or one nested under a common wrapper key."""
-    if isinstance(loaded, Mapping):
-        for wrapper in ("state_dict", "model", "trainer", "vae"):  # vae: Infinity's BSQ VAE
-            inner = loaded.get(wrapper)
-            if (
-                isinstance(inner, Mapping)
-                and inner
-                and not isinstance(next(iter(inner.values())), Mapping)
-            ):
-                loaded = inner
-                break
-        if all(isinstance(value, torch.Tensor) for value in loaded.values()):
-            return dict(loaded)
-    raise UserFacingError(f"{name}: not a model checkpoint (expected a dictionary of tensors).")
+    state = flat_tensors(loaded)
+    if state is None:
+        raise UserFacingError(f"{name}: not a model checkpoint (expected a dictionary of tensors).")
+    return state

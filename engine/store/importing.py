@@ -13,81 +13,32 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.runtime.cancel import CancelToken, UserFacingError
-from engine.store.catalogue import all_models, get_model
+from engine.store.catalogue import get_model
 from engine.store.convert import convert_checkpoint
 from engine.store.hashing import sha256_of
 from engine.store.index import load_index, record_files, update_index
+from engine.store.inspect import (
+    CHECKPOINT_SUFFIXES,
+    HEX64,
+    Candidate,
+    Found,
+    describe_var,
+    identify,
+    is_checkpoint_name,
+    stored_name,
+)
 from engine.store.installed import resolve_files
 from engine.store.locations import models_dir
-from engine.store.registry import T5_FILES, T5_REPO, VAR_REPO, VAR_VAE, ModelFile, specs_using
+from engine.store.registry import VAR_REPO, VAR_VAE, ModelFile, specs_using
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
 
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 # Other frameworks' copies of the same weights that hub repos carry; never needed.
-_IGNORED_PREFIXES = ("pytorch_model", "flax_model", "tf_model", "optimizer", "training_args")
 _HUB_SKIP_DIRS = {"blobs", ".locks", ".no_exist", "refs", ".git", "__pycache__"}
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-# depth -> (width, shared AdaLN, tokens, registry id) of the released VAR transformers
-RELEASED_VAR = {
-    16: (1024, False, 680, "var-d16"),
-    20: (1280, False, 680, "var-d20"),
-    24: (1536, False, 680, "var-d24"),
-    30: (1920, False, 680, "var-d30"),
-    36: (2304, True, 2240, "var-d36-512"),
-}
-_VAR_REQUIRED = (
-    "word_embed.weight",
-    "class_emb.weight",
-    "pos_1LC",
-    "lvl_embed.weight",
-    "head.weight",
-    "head_nm.ada_lin.1.weight",
-    "blocks.0.attn.mat_qkv.weight",
-    "blocks.0.ffn.fc1.weight",
-)
-_VQVAE_REQUIRED = (
-    "quantize.embedding.weight",
-    "encoder.conv_in.weight",
-    "decoder.conv_out.weight",
-)
-# Infinity/VAREdit transformers by width (embed_dim): 2B = 2048, 8B = 3584.
-_INFINITY_WIDTH = {
-    "infinity_2b_reg.pth": 2048,
-    "2B-512.pth": 2048,
-    "8B-512.pth": 3584,
-    "8B-1024.pth": 3584,
-}
-
-
-@dataclass
-class _Candidate:
-    shown: Path  # the path the user gave us (for messages)
-    source: Path  # the real file (symlinks in a hub snapshot resolved to their blob)
-    name: str
-    repo_id: str | None = None  # known when the file sits in a hub cache folder
-
-    @property
-    def blob_sha256(self) -> str | None:
-        """Hub cache blobs of LFS files are named by their sha256: a free integrity check."""
-        is_blob = self.source.parent.name == "blobs" and _HEX64.fullmatch(self.source.name)
-        return self.source.name if is_blob else None
-
-
-@dataclass
-class _Found:
-    """A validated file: a released one (``model_file``) or one half of a custom VAR pair."""
-
-    cand: _Candidate
-    kind: str  # "released" | "custom-var" | "custom-vqvae"
-    model_file: ModelFile | None = None
-    info: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,16 +52,6 @@ def _hub_repo_of(path: Path) -> str | None:
     return None
 
 
-def _wanted(path: Path, repo_id: str | None) -> bool:
-    name = path.name
-    if name.startswith(_IGNORED_PREFIXES):
-        return False
-    if name.endswith(CHECKPOINT_SUFFIXES):
-        return True
-    t5_context = repo_id == T5_REPO or "t5" in path.parent.name.lower()
-    return t5_context and name in {f.filename for f in T5_FILES}
-
-
 def _main_commit(path: Path) -> str | None:
     """The commit ``refs/main`` names in a copied hub cache folder, to prefer its snapshot."""
     for parent in path.parents:
@@ -120,20 +61,20 @@ def _main_commit(path: Path) -> str | None:
     return None
 
 
-def _collect(root: Path) -> list[_Candidate]:
+def _collect(root: Path) -> list[Candidate]:
     if root.is_file():
-        return [_Candidate(root, root.resolve(), root.name, _hub_repo_of(root))]
+        return [Candidate(root, root.resolve(), root.name, _hub_repo_of(root))]
     if not root.is_dir():
         raise UserFacingError(f"{root}: no such file or folder.")
-    chosen: dict[tuple[str, str], tuple[int, _Candidate]] = {}
+    chosen: dict[tuple[str, str], tuple[int, Candidate]] = {}
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in _HUB_SKIP_DIRS)
         for name in sorted(files):
             path = Path(folder) / name
             repo_id = _hub_repo_of(path)
-            if not _wanted(path, repo_id) or not path.is_file():
+            if not is_checkpoint_name(path, repo_id) or not path.is_file():
                 continue
-            cand = _Candidate(path, path.resolve(), name, repo_id)
+            cand = Candidate(path, path.resolve(), name, repo_id)
             # Several snapshots may hold the same file name: prefer refs/main, then the newest.
             rank = 1 if _main_commit(path) in path.parts else 0
             key = (repo_id, name) if repo_id else ("", str(path))  # loose files: keep all
@@ -148,228 +89,6 @@ def _collect(root: Path) -> list[_Candidate]:
 
 # --------------------------------------------------------------------------------------------
 # Reading tensor names and shapes (never executing pickled code)
-
-
-def _flatten(loaded: object) -> Mapping | None:
-    """A bare state dict, or one nested a level down (Infinity's VAE is ``{"vae": {...}}``)."""
-    import torch
-
-    if not isinstance(loaded, Mapping):
-        return None
-    if loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        return loaded
-    for value in loaded.values():
-        if (
-            isinstance(value, Mapping)
-            and value
-            and all(isinstance(v, torch.Tensor) for v in value.values())
-        ):
-            return value
-    return None
-
-
-def _read_tensors(path: Path) -> Mapping:
-    """Key → tensor (or shape-bearing slice) without loading safetensors data into memory."""
-    if path.name.endswith(".safetensors"):
-        from safetensors import SafetensorError, safe_open
-
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                keys = list(handle.keys())  # noqa: SIM118 (safe_open is not iterable)
-                shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in keys}
-                small = {"lvl_1L": handle.get_tensor("lvl_1L")} if "lvl_1L" in shapes else {}
-        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            raise UserFacingError(f"{path.name}: not a readable safetensors file ({exc}).") from exc
-        return {**{k: _Shape(v) for k, v in shapes.items()}, **small}
-    from engine.store.checkpoint import read_state_dict
-
-    try:
-        return read_state_dict(str(path))
-    except UserFacingError as exc:
-        if "expected a dictionary of tensors" not in str(exc):
-            raise  # refused pickles, truncated files: never retry those
-    import pickle
-    import zipfile
-
-    import torch
-
-    try:
-        loaded = torch.load(
-            str(path), map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
-        )
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise UserFacingError(f"{path.name}: the checkpoint could not be read ({exc}).") from exc
-    state = _flatten(loaded)
-    if state is None:
-        raise UserFacingError(f"{path.name}: not a model checkpoint (no tensors found).")
-    return state
-
-
-class _Shape:
-    """Stands in for a tensor when only its shape was read."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-
-
-def _shape(state: Mapping, key: str) -> tuple[int, ...]:
-    return tuple(state[key].shape)
-
-
-def _count_indexed(keys, prefix: str) -> int:
-    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
-    found = {int(m.group(1)) for key in keys if (m := pattern.match(key))}
-    return max(found) + 1 if found else 0
-
-
-def _missing(state: Mapping, required: tuple[str, ...]) -> list[str]:
-    return [key for key in required if key not in state]
-
-
-def _var_info(state: Mapping) -> dict:
-    depth = _count_indexed(state, "blocks.")
-    width, z_channels = _shape(state, "word_embed.weight")
-    if _shape(state, "blocks.0.attn.mat_qkv.weight") != (3 * width, width):
-        raise ValueError("attention and embedding widths disagree")
-    info = {
-        "depth": depth,
-        "width": width,
-        "z_channels": z_channels,
-        "vocab": _shape(state, "head.weight")[0],
-        "shared_aln": "shared_ada_lin.1.weight" in state,
-        "tokens": _shape(state, "pos_1LC")[1],
-        "levels": _shape(state, "lvl_embed.weight")[0],
-        "patch_nums": None,
-    }
-    lvl = state.get("lvl_1L")
-    if lvl is not None and not isinstance(lvl, _Shape):
-        from engine.models.var.config import patch_nums_from_levels
-
-        found = patch_nums_from_levels(lvl)
-        info["patch_nums"] = list(found) if found else None
-    if info["patch_nums"] is None:
-        from engine.models.var.schedules import RELEASED_PATCH_NUMS
-
-        for schedule in RELEASED_PATCH_NUMS.values():
-            if sum(p * p for p in schedule) == info["tokens"] and len(schedule) == info["levels"]:
-                info["patch_nums"] = list(schedule)
-    return info
-
-
-def _vqvae_info(state: Mapping) -> dict:
-    vocab, z_channels = _shape(state, "quantize.embedding.weight")
-    levels = _count_indexed(state, "encoder.down.")
-    return {
-        "vocab": vocab,
-        "z_channels": z_channels,
-        "ch": _shape(state, "encoder.conv_in.weight")[0],
-        "downsample": 2 ** max(levels - 1, 0),
-    }
-
-
-def _describe_var(info: dict) -> str:
-    shared = ", shared AdaLN" if info["shared_aln"] else ""
-    return f"depth {info['depth']}, width {info['width']}{shared}, {info['tokens']} tokens"
-
-
-def _released_var_id(info: dict) -> str | None:
-    release = RELEASED_VAR.get(info["depth"])
-    if release is None or (info["vocab"], info["z_channels"]) != (4096, 32):
-        return None
-    width, shared, tokens, model_id = release
-    same = (info["width"], info["shared_aln"], info["tokens"]) == (width, shared, tokens)
-    return model_id if same else None
-
-
-def _released_by_name(cand: _Candidate) -> ModelFile | None:
-    for spec in all_models(include_custom=False):
-        for model_file in spec.files:
-            if not model_file.repo_id or not _same_name(model_file.filename, cand.name):
-                continue
-            if model_file.repo_id == T5_REPO and not _wanted(cand.shown, cand.repo_id):
-                continue
-            return model_file
-    return None
-
-
-def _same_name(published: str, found: str) -> bool:
-    """Exact name, a converted copy (``var_d16.safetensors``) or a browser's ``var_d16 (1).pth``."""
-    if published == found:
-        return True
-    both = published.endswith(CHECKPOINT_SUFFIXES) and found.endswith(CHECKPOINT_SUFFIXES)
-    pattern = re.escape(Path(published).stem.lower()) + r"(?![0-9a-z])"
-    return both and re.match(pattern, Path(found).stem.lower()) is not None
-
-
-def _stored_name(model_file: ModelFile, cand: _Candidate) -> str:
-    """Keep the file's real format in its name: the loader picks the reader by suffix."""
-    if model_file.filename.endswith(CHECKPOINT_SUFFIXES):
-        return Path(model_file.filename).stem + Path(cand.name).suffix
-    return model_file.filename
-
-
-def _identify(cand: _Candidate) -> _Found:
-    """Name first, then keys and shapes; anything unexpected is refused naming the file."""
-    named = _released_by_name(cand)
-    if named is not None and not cand.name.endswith(CHECKPOINT_SUFFIXES):
-        return _Found(cand, "released", named)  # T5 tokenizer/config files
-    state = _read_tensors(cand.source)
-    name = cand.name
-    is_var = not _missing(state, _VAR_REQUIRED) and _count_indexed(state, "blocks.") > 0
-    is_vqvae = not _missing(state, _VQVAE_REQUIRED)
-    try:
-        if named is not None and named.filename.startswith("var_d"):
-            if not is_var:
-                raise UserFacingError(
-                    f"{name}: named like a VAR checkpoint but it is missing "
-                    f"{', '.join(_missing(state, _VAR_REQUIRED)[:3]) or 'its blocks'}."
-                )
-            info = _var_info(state)
-            expected = next(s.id for s in specs_using(named))
-            if _released_var_id(info) != expected:
-                raise UserFacingError(
-                    f"{name}: named like {expected} but its tensors do not match it "
-                    f"({_describe_var(info)}); rename the file to import it as a custom model."
-                )
-            return _Found(cand, "released", named, info)
-        if named is not None and named.key == VAR_VAE.key:
-            info = _vqvae_info(state) if is_vqvae else {}
-            if (info.get("vocab"), info.get("z_channels"), info.get("ch")) != (4096, 32, 160):
-                raise UserFacingError(
-                    f"{name}: named like VAR's VQVAE but it is not that checkpoint "
-                    "(expected a 4096 x 32 codebook and 160 channels)."
-                )
-            return _Found(cand, "released", named, {**info, "downsample": 16})  # var.md §3
-        if named is not None:
-            _check_other_release(named, state)
-            return _Found(cand, "released", named)
-        if is_var:  # not named like a release: even with release shapes it may be a fine-tune
-            return _Found(cand, "custom-var", None, _var_info(state))
-        if is_vqvae:
-            return _Found(cand, "custom-vqvae", None, _vqvae_info(state))
-    except (KeyError, ValueError, IndexError) as exc:
-        raise UserFacingError(f"{name}: tensors have unexpected shapes ({exc}).") from exc
-    raise UserFacingError(
-        f"{name}: not a checkpoint Finescale knows (no VAR transformer or VQVAE tensors such as "
-        "'word_embed.weight' or 'quantize.embedding.weight')."
-    )
-
-
-def _check_other_release(named: ModelFile, state: Mapping) -> None:
-    """Shallow checks for Infinity/VAREdit/T5 files (their loaders do the strict check)."""
-    keys = list(state)
-    name = named.filename
-    if name in _INFINITY_WIDTH:
-        ok = "word_embed.weight" in state and any(k.startswith("block_chunks.") for k in keys)
-        if not ok or _shape(state, "word_embed.weight")[0] != _INFINITY_WIDTH[name]:
-            raise UserFacingError(f"{name}: not the expected Infinity/VAREdit transformer.")
-    elif named.role == "vae":
-        if not (any(k.startswith("encoder.") for k in keys) and any("decoder." in k for k in keys)):
-            raise UserFacingError(f"{name}: not an Infinity VAE checkpoint (no encoder/decoder).")
-    elif named.repo_id == T5_REPO and not any(
-        k.startswith(("encoder.", "decoder.", "shared.")) for k in keys
-    ):
-        raise UserFacingError(f"{name}: not a flan-t5-xl weight shard.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,7 +107,7 @@ def _installed_var_vae() -> str | None:
     return None
 
 
-def _pair_customs(found: list[_Found], name: str | None) -> list[tuple[str, _Found, object]]:
+def _pair_customs(found: list[Found], name: str | None) -> list[tuple[str, Found, object]]:
     """Each custom VAR gets the one VQVAE whose codebook fits; returns (id, var, vae)."""
     custom_vars = [f for f in found if f.kind == "custom-var"]
     custom_vaes = [f for f in found if f.kind == "custom-vqvae"]
@@ -414,7 +133,7 @@ def _pair_customs(found: list[_Found], name: str | None) -> list[tuple[str, _Fou
         if vae is None:
             raise UserFacingError(
                 f"{var.cand.name}: a VAR transformer that matches no released model "
-                f"({_describe_var(var.info)}), and no VQVAE with a {var.info['vocab']} x "
+                f"({describe_var(var.info)}), and no VQVAE with a {var.info['vocab']} x "
                 f"{var.info['z_channels']} codebook was found; import both files together."
             )
         stem = name if name and len(custom_vars) == 1 else Path(var.cand.name).stem
@@ -476,7 +195,7 @@ def _copy(source: Path, dest: Path, token: CancelToken, progress: Progress | Non
         raise
 
 
-def _checked_sha256(cand: _Candidate, progress: Progress | None) -> str:
+def _checked_sha256(cand: Candidate, progress: Progress | None) -> str:
     digest = sha256_of(str(cand.source), progress)
     if cand.blob_sha256 and digest != cand.blob_sha256:
         raise UserFacingError(
@@ -525,9 +244,23 @@ def import_path(
     ``convert`` ("keep", "fp16" or "bf16") stores VAR checkpoints as memory-mapped
     ``.safetensors`` copies, in half precision for fp16/bf16 (half the disk and RAM).
     Models whose other files are still missing are returned too; ``installed.status`` tells.
+    Everything is checked before anything is copied or recorded (the index is written once).
     """
     token = token or CancelToken()
-    root = Path(os.path.expanduser(os.fspath(path)))
+    released, pairs = _identify_all(Path(os.path.expanduser(os.fspath(path))), name, token)
+    records, placed, touched = _place_released(released, convert, token, progress)
+    customs = {
+        model_id: _place_custom(model_id, var, vae, placed, convert, token, progress)
+        for model_id, var, vae in pairs
+    }
+    record_files(records)
+    if customs:
+        update_index(lambda data: data["custom"].update(customs))
+    return sorted(touched | set(customs))
+
+
+def _identify_all(root: Path, name: str | None, token: CancelToken):
+    """The released files and the custom (VAR, VQVAE) pairs under ``root``, all checked."""
     candidates = _collect(root)
     if not candidates:
         raise UserFacingError(
@@ -536,7 +269,7 @@ def import_path(
     found = []
     for cand in candidates:
         token.raise_if_cancelled()
-        found.append(_identify(cand))
+        found.append(identify(cand))
     pairs = _pair_customs(found, name)
     used_customs = {id(vae) for _, _, vae in pairs} | {id(var) for _, var, _ in pairs}
     released = [f for f in found if f.kind == "released"]
@@ -546,8 +279,11 @@ def import_path(
             f"{lonely.cand.name}: a VQVAE that no known model uses; import it together with "
             "its VAR transformer file."
         )
+    return released, pairs
 
-    # Everything is valid: hash, place and record (the index is written once, at the end).
+
+def _place_released(released: list[Found], convert: str | None, token, progress):
+    """Hash, place and describe each released file; (index records, placed, model ids)."""
     records: dict[str, dict] = {}
     placed: dict[int, tuple[Path, str, int]] = {}
     touched: set[str] = set()
@@ -555,7 +291,7 @@ def import_path(
         model_file = item.model_file
         assert model_file is not None
         sha256 = _checked_sha256(item.cand, progress)
-        dest = _folder_for(model_file) / _stored_name(model_file, item.cand)
+        dest = _folder_for(model_file) / stored_name(model_file, item.cand)
         var_file = model_file.repo_id == VAR_REPO
         dest, converted = _store(item.cand.source, dest, convert if var_file else None, token,
                                  progress)  # fmt: skip
@@ -573,42 +309,41 @@ def import_path(
             **({"converted": convert} if converted else {}),
         }
         touched.update(spec.id for spec in specs_using(model_file))
-    customs = {}
-    for model_id, var, vae in pairs:
-        files = {}
-        for role, part in (("transformer", var), ("vae", vae)):
-            if isinstance(part, _Found) and id(part) in placed:
-                source, sha256, size = placed[id(part)]
-                filename = source.name
-            elif isinstance(part, _Found):
-                sha256 = _checked_sha256(part.cand, progress)
-                source, filename = part.cand.source, part.cand.name
-            else:  # an already installed released VQVAE
-                source = Path(str(part))
-                sha256 = _recorded_sha256(source) or sha256_of(str(source), progress)
-                filename = VAR_VAE.filename
-            dest = models_dir() / model_id / filename
-            fresh = isinstance(part, _Found) and id(part) not in placed
-            dest, converted = _store(source, dest, convert if fresh else None, token, progress)
-            sha256, size, filename = converted or sha256, dest.stat().st_size, dest.name
-            files[role] = {"path": str(dest), "sha256": sha256, "size": size, "filename": filename}
-        info = var.info
-        vae_info = vae.info if isinstance(vae, _Found) else {"downsample": 16}
-        patch_nums = info.get("patch_nums")
-        customs[model_id] = {
-            "family": "var",
-            "title": f"Custom VAR {model_id[len('custom-') :]} ({_describe_var(info)})",
-            "resolution": patch_nums[-1] * vae_info.get("downsample", 16) if patch_nums else 0,
-            "patch_nums": patch_nums,
-            "license": "unknown (imported)",
-            "memory_gb": {"cpu-fp32": round(sum(f["size"] for f in files.values()) * 1.3e-9, 2)},
-            "notes": f"Imported from {var.cand.shown}.",
-            "files": files,
-        }
-    record_files(records)
-    if customs:
-        update_index(lambda data: data["custom"].update(customs))
-    return sorted(touched | set(customs))
+    return records, placed, touched
+
+
+def _place_custom(model_id: str, var, vae, placed, convert, token, progress) -> dict:
+    """Place a custom VAR pair under ``models/<id>/`` and describe it for the index."""
+    files = {}
+    for role, part in (("transformer", var), ("vae", vae)):
+        if isinstance(part, Found) and id(part) in placed:
+            source, sha256, size = placed[id(part)]
+            filename = source.name
+        elif isinstance(part, Found):
+            sha256 = _checked_sha256(part.cand, progress)
+            source, filename = part.cand.source, part.cand.name
+        else:  # an already installed released VQVAE
+            source = Path(str(part))
+            sha256 = _recorded_sha256(source) or sha256_of(str(source), progress)
+            filename = VAR_VAE.filename
+        dest = models_dir() / model_id / filename
+        fresh = isinstance(part, Found) and id(part) not in placed
+        dest, converted = _store(source, dest, convert if fresh else None, token, progress)
+        sha256, size, filename = converted or sha256, dest.stat().st_size, dest.name
+        files[role] = {"path": str(dest), "sha256": sha256, "size": size, "filename": filename}
+    info = var.info
+    vae_info = vae.info if isinstance(vae, Found) else {"downsample": 16}
+    patch_nums = info.get("patch_nums")
+    return {
+        "family": "var",
+        "title": f"Custom VAR {model_id[len('custom-') :]} ({describe_var(info)})",
+        "resolution": patch_nums[-1] * vae_info.get("downsample", 16) if patch_nums else 0,
+        "patch_nums": patch_nums,
+        "license": "unknown (imported)",
+        "memory_gb": {"cpu-fp32": round(sum(f["size"] for f in files.values()) * 1.3e-9, 2)},
+        "notes": f"Imported from {var.cand.shown}.",
+        "files": files,
+    }
 
 
 def _recorded_sha256(path: Path) -> str | None:
@@ -616,4 +351,4 @@ def _recorded_sha256(path: Path) -> str | None:
         if record.get("path") == str(path):
             return record.get("sha256")
     blob = path.resolve()
-    return blob.name if blob.parent.name == "blobs" and _HEX64.fullmatch(blob.name) else None
+    return blob.name if blob.parent.name == "blobs" and HEX64.fullmatch(blob.name) else None

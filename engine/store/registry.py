@@ -192,7 +192,7 @@ def _var_spec(depth: int) -> ModelSpec:
     )
 
 
-def _build_models() -> tuple[ModelSpec, ...]:
+def _var_models() -> list[ModelSpec]:
     d36_size = 9_436_080_000
     models = [_var_spec(depth) for depth in (16, 20, 24, 30)]
     models.append(
@@ -212,6 +212,12 @@ def _build_models() -> tuple[ModelSpec, ...]:
             notes="Recommended by the VAR authors for zero-shot in/out-painting (512 px).",
         )
     )
+    return models
+
+
+def _infinity_models() -> list[ModelSpec]:
+    """Infinity-2B and the VAREdit fine-tunes: BSQ VAE, bitwise transformer, flan-t5-xl."""
+    models = []
     models.append(
         ModelSpec(
             id="infinity-2b",
@@ -278,6 +284,12 @@ def _build_models() -> tuple[ModelSpec, ...]:
                 **varedit_common,
             )
         )
+    return models
+
+
+def _other_models() -> list[ModelSpec]:
+    """VARSR (its own VQVAE) and the demo model that ships with Finescale."""
+    models = []
     models.append(
         ModelSpec(
             id="varsr",
@@ -312,7 +324,11 @@ def _build_models() -> tuple[ModelSpec, ...]:
             notes="Ships with Finescale in resources/models/demo/; works offline out of the box.",
         )
     )
-    return tuple(models)
+    return models
+
+
+def _build_models() -> tuple[ModelSpec, ...]:
+    return (*_var_models(), *_infinity_models(), *_other_models())
 
 
 _MODELS: tuple[ModelSpec, ...] = _build_models()

@@ -226,14 +226,13 @@ def test_second_submit_supersedes_the_first_and_its_events_are_dropped(make_wind
     assert not bridge.busy
 
 
-@pytest.mark.parametrize("mode", ["edit", "upscale"])
-def test_unavailable_modes_are_disabled_with_a_reason(make_window, mode):
-    window = make_window()
+def test_unavailable_modes_are_disabled_with_a_reason(make_window):
+    window = make_window()  # a VAR model: it upscales zero-shot, it cannot edit by instruction
     panel = window.panel
-    row = panel.mode_combo.findData(mode)
+    row = panel.mode_combo.findData("edit")
     item = panel.mode_combo.model().item(row)
     assert not item.isEnabled()
-    assert ("VAREdit" if mode == "edit" else "not available yet") in item.toolTip()
+    assert "VAREdit" in item.toolTip()
 
 
 def test_empty_mask_blocks_inpaint_with_a_hint(make_window):
@@ -280,3 +279,74 @@ def test_dragging_an_edge_outward_sets_the_outpaint_size(make_window, qtbot):
     window.variations.apply_button.click()
     assert window.document.size == (96 + sides.right, 64)
     assert canvas.outpaint_sides() is None, "the frame starts again at the new edges"
+
+
+def test_a_small_edit_on_a_12_mp_photo_never_stalls_the_event_loop(
+    make_window, qtbot, tiny_checkpoints
+):
+    """A real tiny VAR in-paints 100 px of a 4000×3000 photo, two variations, through the
+    window: while it runs (and while the results are shown) the GUI thread never stops for
+    more than 50 ms, and the progress fraction only ever moves forward."""
+    vae, var = tiny_checkpoints
+    model = ModelEntry("tiny", ModelChoice.from_files(vae=vae, transformer=var, device="cpu"))
+    window = make_window(real_engine=True, models=[model])
+    window.document.load(gradient_image(64, 64))  # warm-up (first model build), not measured
+    paint_box(window, 10, 30, 10, 30)
+    run_job(window, qtbot, timeout=60_000)
+    window.variations.discard_button.click()
+    photo = np.zeros((3000, 4000, 3), np.uint8)  # not a sample photo: a 12 MP one
+    photo[..., 0] = np.arange(4000, dtype=np.uint32)[None, :] * 255 // 4000
+    photo[..., 1] = np.arange(3000, dtype=np.uint32)[:, None] * 255 // 3000
+    window.document.load(photo)
+    qtbot.wait(50)
+    paint_box(window, 1450, 1550, 1950, 2050)
+    window.panel.samples.setValue(2)
+    fractions: list[float] = []
+    window.bridge.scale_progress.connect(
+        lambda e: fractions.append(
+            (e.sample_index * e.num_scales + e.scale_index + 1) / (e.num_samples * e.num_scales)
+        )
+    )
+    stamps: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
+    timer.start()
+    try:
+        run_job(window, qtbot, timeout=60_000)
+        qtbot.wait(100)  # the results are shown
+    finally:
+        timer.stop()
+    window.variations.apply_button.click()
+    gaps = np.diff(stamps[1:])
+    assert len(gaps) > 20, "the job ran long enough to measure"
+    assert gaps.max() < 0.050, f"event loop stalled for {gaps.max() * 1000:.0f} ms"
+    assert fractions and fractions[-1] == 1.0
+    assert all(b >= a for a, b in zip(fractions, fractions[1:], strict=False)), fractions
+    result = window.document.image
+    changed = np.flatnonzero(np.any(result != photo, axis=(0, 2)))
+    assert changed.size and changed.min() >= 1900 and changed.max() < 2100  # only the edit
+
+
+def test_undo_of_an_applied_fill_restores_strokes_painted_outside_its_window(
+    make_window, qtbot, tiny_checkpoints
+):
+    """Apply records only the result's window when it can; a stroke elsewhere (painted while
+    the job ran) makes it record the whole mask, so Undo brings that stroke back too."""
+    vae, var = tiny_checkpoints
+    model = ModelEntry("tiny", ModelChoice.from_files(vae=vae, transformer=var, device="cpu"))
+    window = make_window(real_engine=True, models=[model])
+    image = gradient_image(640, 480)
+    window.document.load(image)
+    paint_box(window, 20, 40, 20, 40)
+    window.panel.samples.setValue(1)
+    run_job(window, qtbot, timeout=60_000)
+    (result,) = window.jobs.results
+    assert result.box is not None and result.box[2] < 600  # the window, not the photo
+    paint_box(window, 440, 470, 600, 630)  # far outside the window
+    before = window.document.mask.copy()
+    window.variations.apply_button.click()
+    assert not window.document.mask.any()
+    window.undo_action.trigger()
+    np.testing.assert_array_equal(window.document.mask, before)
+    np.testing.assert_array_equal(window.document.image, image)

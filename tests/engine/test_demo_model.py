@@ -205,7 +205,7 @@ def test_training_runs_saves_and_reloads(tmp_path):
 
 def test_registry_finds_the_shipped_demo_and_the_cli_uses_it_by_default(tmp_path):
     from engine.cli.main import main
-    from engine.imaging.imageio import save_image
+    from engine.imaging.saving import save_image
     from engine.store import catalogue, installed
 
     spec = catalogue.get_model("demo")

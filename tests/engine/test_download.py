@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
-from engine.store import catalogue, download, index, installed, locations, removal, verify
+from engine.store import catalogue, download, index, installed, locations, removal, transfer, verify
 from engine.store.registry import ModelFile, ModelSpec
 from tests.hub_server import REPO, closed_port_url, payload, serve_hub
 
@@ -116,7 +116,7 @@ def test_interrupted_call_leaves_a_partial_file_that_the_next_call_resumes(hub, 
     hub.add("var.pth", data)
     hub.drop_once[hashlib.sha256(data).hexdigest()] = 32768
     spec = _spec(("var.pth", len(data)))
-    monkeypatch.setattr(download, "RETRIES", 0)  # give up at the first error, like a crash
+    monkeypatch.setattr(transfer, "RETRIES", 0)  # give up at the first error, like a crash
 
     with pytest.raises(UserFacingError, match="try again"):
         download.download_model(spec, None, CancelToken())

@@ -15,18 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from engine.imaging import imageio
-from engine.imaging.imageio import (
-    NOTE_16BIT,
-    NOTE_CMYK,
-    NOTE_PALETTE,
-    LoadedImage,
-    load_image,
-    load_mask,
-    numbered_paths,
-    save_image,
-    to_rgb,
-)
+from engine.imaging import imageio, saving
+from engine.imaging.imageio import LoadedImage, load_image, load_mask, to_rgb
+from engine.imaging.modes import NOTE_16BIT, NOTE_CMYK, NOTE_PALETTE
+from engine.imaging.saving import numbered_paths, save_image
 from engine.runtime.cancel import UserFacingError
 
 ORIENTATION = 0x0112
@@ -413,7 +405,7 @@ def test_disk_full_during_write_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(Image.Image, "save", half_then_full)
     with pytest.raises(UserFacingError) as info:
         save_image(noise((4, 4, 3)), tmp_path / "out.png")
-    assert str(info.value) == "out.png: the disk is full, so nothing was saved."
+    assert str(info.value) == "out.png: the disk is full, so this file was not saved."
     assert listing(tmp_path) == []
     monkeypatch.setattr(Image.Image, "save", real_save)
 
@@ -464,7 +456,7 @@ def test_lossless_round_trip_property(tmp_path, h, w, channels, ext, seed):
         return
     save_image(pixels, path, overwrite=True)
     if ext == "bmp" and channels == 4:
-        pixels = imageio._flatten_on_white(pixels)  # BMP has no dependable alpha
+        pixels = saving._flatten_on_white(pixels)  # BMP has no dependable alpha
     np.testing.assert_array_equal(load_image(path).pixels, pixels)
 
 

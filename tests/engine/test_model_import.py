@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.models.var.transformer import VAR, VARConfig
+from engine.models.var.vqvae import VQVAE, VQVAEConfig
 from engine.runtime.cancel import UserFacingError
 from engine.store import catalogue, index, installed, locations, removal, verify
 from engine.store import importing as model_import
@@ -29,34 +31,27 @@ def _big(*shape: int) -> torch.Tensor:
     return torch.zeros(1).expand(*shape)
 
 
-def released_var_state(depth: int = 16) -> dict[str, torch.Tensor]:
-    """The keys/shapes the importer checks, at the real size of VAR-d{depth} (256 px)."""
-    width = 64 * depth
-    state = {
-        "pos_start": _big(1, 1, width),
-        "pos_1LC": _big(1, 680, width),
-        "word_embed.weight": _big(width, 32),
-        "word_embed.bias": _big(width),
-        "class_emb.weight": _big(1001, width),
-        "lvl_embed.weight": _big(10, width),
-        "head_nm.ada_lin.1.weight": _big(2 * width, width),
-        "head.weight": _big(4096, width),
-        "head.bias": _big(4096),
+def _full_size(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Every key of ``module`` (built on the meta device) at full size, 4 bytes on disk each."""
+    return {
+        key: torch.zeros(1, dtype=value.dtype).expand(*value.shape)
+        for key, value in module.state_dict().items()
     }
-    for block in range(depth):
-        state[f"blocks.{block}.attn.mat_qkv.weight"] = _big(3 * width, width)
-        state[f"blocks.{block}.ffn.fc1.weight"] = _big(4 * width, width)
-        state[f"blocks.{block}.ada_lin.1.weight"] = _big(6 * width, width)
-    return state
+
+
+def released_var_state(depth: int = 16) -> dict[str, torch.Tensor]:
+    """Every key and shape of VAR-d{depth} (256 px), as the strict check at import needs."""
+    with torch.device("meta"):
+        var = VAR(VARConfig(depth=depth, embed_dim=64 * depth, num_heads=depth))
+    return _full_size(var)
 
 
 def released_vqvae_state() -> dict[str, torch.Tensor]:
-    return {
-        "quantize.embedding.weight": torch.randn(4096, 32),
-        "encoder.conv_in.weight": torch.randn(160, 3, 3, 3),
-        "encoder.down.0.block.0.conv1.weight": _big(160, 160, 3, 3),
-        "decoder.conv_out.weight": torch.randn(3, 160, 3, 3),
-    }
+    with torch.device("meta"):
+        vqvae = VQVAE(VQVAEConfig())
+    state = _full_size(vqvae)
+    state["quantize.embedding.weight"] = torch.randn(4096, 32)  # each copy hashes differently
+    return state
 
 
 def _sha(path: Path) -> str:

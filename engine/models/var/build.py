@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.models.strict import load_strict
+from engine.models.strict import check_strict, load_strict
 from engine.models.var.config import infer_var_config, infer_vqvae_config
 from engine.models.var.transformer import VAR
 from engine.models.var.vqvae import VQVAE
@@ -30,6 +30,39 @@ def placed_state(
     return placed
 
 
+def meta_var(state, patch_nums: tuple[int, ...] | None, name: str) -> VAR:
+    """A VAR shaped after ``state`` on the meta device: no init, no memory."""
+    config = infer_var_config(state, patch_nums, name)
+    with torch.device("meta"):
+        return VAR(config)
+
+
+def meta_vqvae(state, patch_nums: tuple[int, ...], name: str) -> VQVAE:
+    config = infer_vqvae_config(state, patch_nums, name)
+    with torch.device("meta"):
+        return VQVAE(config)
+
+
+def _own_ema(vqvae: VQVAE, state):
+    """The quantizer's hit statistics depend on the scale count only; the reference substitutes
+    its own buffer when they differ, so a VQVAE trained with another schedule still loads."""
+    ema = "quantize.ema_vocab_hit_SV"
+    own = vqvae.quantize.ema_vocab_hit_SV
+    if ema in state and tuple(state[ema].shape) != tuple(own.shape):
+        return {**state, ema: torch.zeros(own.shape, dtype=own.dtype)}
+    return state
+
+
+def check_var_state(state, name: str) -> None:
+    """The strict check of loading, on shapes only (what ``models import`` runs)."""
+    check_strict(meta_var(state, None, name), state, name)
+
+
+def check_vqvae_state(state, name: str, patch_nums: tuple[int, ...]) -> None:
+    vqvae = meta_vqvae(state, patch_nums, name)
+    check_strict(vqvae, _own_ema(vqvae, state), name)
+
+
 def build_models(
     vae_state: dict[str, torch.Tensor],
     var_state: dict[str, torch.Tensor],
@@ -39,15 +72,9 @@ def build_models(
 ) -> tuple[VQVAE, VAR]:
     """Instantiate both models from their state dicts (configs inferred) and load strictly."""
     vae_state, var_state = placed_state(vae_state), placed_state(var_state, block_dtype)
-    var_cfg = infer_var_config(var_state, patch_nums)
-    vae_cfg = infer_vqvae_config(vae_state, var_cfg.patch_nums)
-    with torch.device("meta"):  # no throwaway random init; tensors are assigned below
-        vqvae, var = VQVAE(vae_cfg), VAR(var_cfg)
-    # The quantizer's hit statistics depend on the scale count only; the reference substitutes
-    # its own buffer when they differ, so a VQVAE trained with another schedule still loads.
-    ema = "quantize.ema_vocab_hit_SV"
-    if ema in vae_state and vae_state[ema].shape != vqvae.quantize.ema_vocab_hit_SV.shape:
-        vae_state = {**vae_state, ema: torch.zeros_like(vqvae.quantize.ema_vocab_hit_SV)}
+    var = meta_var(var_state, patch_nums, names[1])
+    vqvae = meta_vqvae(vae_state, var.cfg.patch_nums, names[0])
+    vae_state = _own_ema(vqvae, vae_state)
     load_strict(vqvae, vae_state, names[0])
     load_strict(var, var_state, names[1])
     vqvae.eval().requires_grad_(False)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from engine.api import UNCONDITIONAL_CLASS, Sampling
-from engine.imaging.preview import decode_preview
+from engine.imaging.preview import LinearPreview, probe_image
 from engine.imaging.tensors import image_to_tensor, tensor_to_image
 from engine.models.family import Condition, Grid, LatentCallback, Sampled
 from engine.models.var.transformer import VAR
@@ -30,6 +30,7 @@ class VarModel:
     dtype: torch.dtype
     name: str
     family: str = "var"
+    _preview_map: LinearPreview | None = field(default=None, init=False, repr=False)
 
     @property
     def patch_nums(self) -> tuple[int, ...]:
@@ -88,6 +89,9 @@ class VarModel:
             override=override,
             on_scale=None if on_scale is None else (lambda si, f_hat, ids: on_scale(si, f_hat)),
             check_cancelled=check_cancelled,
+            cfg_skip_last=sampling.cfg_skip_last,
+            prune_ratio=sampling.prune_ratio,
+            prune_scales=sampling.prune_scales,
         )
         return Sampled(latent=output.f_hat, tokens=output.ids)
 
@@ -96,7 +100,18 @@ class VarModel:
         return tensor_to_image(self.vqvae.decode(latent))[0]
 
     def preview(self, latent: torch.Tensor, scale_index: int) -> np.ndarray:
-        return decode_preview(self.vqvae, latent, self.patch_nums[scale_index])
+        """A linear latent -> RGB map (see ``engine.imaging.preview``), fitted on first use."""
+        if self._preview_map is None:
+            self._preview_map = self.fit_preview()
+        return self._preview_map(latent)
+
+    @torch.inference_mode()
+    def fit_preview(self) -> LinearPreview:
+        """One probe encode + decode at half the model's side: a quarter of one decode."""
+        side = max(self.vqvae.cfg.downsample * 4, self.resolution // 2)
+        image = image_to_tensor(probe_image(side), self.device)
+        latent = self.vqvae.features(image)
+        return LinearPreview.fit(latent.float(), self.vqvae.decode(latent).float())
 
     def memory_bytes(self) -> int:
         tensors = [*self.vqvae.parameters(), *self.var.parameters(), *self.var.buffers()]

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.layers import embedding
+from engine.models.var.pruning import TokenPruning
 from engine.models.var.schedules import PATCH_NUMS_256
 
 
@@ -51,9 +52,43 @@ class SelfAttention(nn.Module):
         self.v_bias = nn.Parameter(torch.zeros(embed_dim))
         self.register_buffer("zero_k_bias", torch.zeros(embed_dim))
         self.proj = nn.Linear(embed_dim, embed_dim)
-        self.cached_k: torch.Tensor | None = None
+        self.cached_k: torch.Tensor | None = None  # views of the first ``cached_len`` slots
         self.cached_v: torch.Tensor | None = None
         self.caching = False
+        self.cache_capacity = 0  # tokens to preallocate when caching (0: grow by concatenation)
+        self._kv: torch.Tensor | None = None  # (2, B, H, capacity, c) once allocated
+        self.cached_len = 0
+
+    def reset_cache(self, caching: bool, capacity: int = 0) -> None:
+        self.caching, self.cache_capacity = caching, capacity
+        self.cached_k = self.cached_v = self._kv = None
+        self.cached_len = 0
+
+    def keep_rows(self, rows: int) -> None:
+        if self._kv is not None:
+            self._kv = self._kv[:, :rows]
+        if self.cached_k is not None:
+            self.cached_k, self.cached_v = self.cached_k[:rows], self.cached_v[:rows]
+
+    def _append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add this scale's keys/values; returns all cached so far.
+
+        With a capacity the cache is one buffer written in place (no re-copy of every earlier
+        scale at every scale, as ``torch.cat`` does); the values attended to are the same.
+        """
+        start, end = self.cached_len, self.cached_len + k.shape[2]
+        if self.cache_capacity >= end:
+            if self._kv is None:
+                B, H, _, c = k.shape
+                self._kv = k.new_empty(2, B, H, self.cache_capacity, c)
+            self._kv[0, :, :, start:end] = k
+            self._kv[1, :, :, start:end] = v
+            k, v = self._kv[0, :, :, :end], self._kv[1, :, :, :end]
+        elif self.cached_k is not None:
+            k = torch.cat((self.cached_k, k), dim=2)
+            v = torch.cat((self.cached_v, v), dim=2)
+        self.cached_k, self.cached_v, self.cached_len = k, v, end
+        return k, v
 
     def forward(self, x: torch.Tensor, attn_bias: torch.Tensor | None) -> torch.Tensor:
         B, L, C = x.shape
@@ -64,10 +99,7 @@ class SelfAttention(nn.Module):
         q = F.normalize(q, dim=-1).mul(scale_mul)
         k = F.normalize(k, dim=-1)
         if self.caching:
-            if self.cached_k is not None:
-                k = torch.cat((self.cached_k, k), dim=2)
-                v = torch.cat((self.cached_v, v), dim=2)
-            self.cached_k, self.cached_v = k, v
+            k, v = self._append(k, v)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias, scale=1.0)
         return self.proj(out.transpose(1, 2).reshape(B, L, C))
 
@@ -171,15 +203,23 @@ class VAR(nn.Module):
         self.shared_ada_lin.to(dtype)
 
     @contextlib.contextmanager
-    def kv_cache(self) -> Iterator[None]:
-        """Enable per-block KV caches; always cleared, even if sampling is cancelled."""
+    def kv_cache(self, capacity: int = 0) -> Iterator[None]:
+        """Enable per-block KV caches; always cleared, even if sampling is cancelled.
+
+        ``capacity`` (tokens; the schedule's total for a full run) preallocates each cache.
+        """
         for block in self.blocks:
-            block.attn.caching, block.attn.cached_k, block.attn.cached_v = True, None, None
+            block.attn.reset_cache(True, capacity)
         try:
             yield
         finally:
             for block in self.blocks:
-                block.attn.caching, block.attn.cached_k, block.attn.cached_v = False, None, None
+                block.attn.reset_cache(False)
+
+    def keep_cache_rows(self, rows: int) -> None:
+        """Keep only the first ``rows`` batch rows of every KV cache (CFG dropped mid-run)."""
+        for block in self.blocks:
+            block.attn.keep_rows(rows)
 
     def lvl_pos(self) -> torch.Tensor:
         """Level + position embedding of every token, (1, L, C)."""
@@ -196,15 +236,19 @@ class VAR(nn.Module):
         )
 
     def run_blocks(
-        self, x_BLC: torch.Tensor, cond_BD: torch.Tensor, attn_bias: torch.Tensor | None = None
+        self,
+        x_BLC: torch.Tensor,
+        cond_BD: torch.Tensor,
+        attn_bias: torch.Tensor | None = None,
+        pruning: TokenPruning | None = None,
     ) -> torch.Tensor:
-        """Blocks then head; returns float32 logits (B, l, V)."""
+        """Blocks then head; returns float32 logits (B, l, V). ``pruning``: opt-in FastVAR."""
         dtype = self.block_dtype
         cond = self.shared_ada_lin(cond_BD.to(dtype))
         x = x_BLC.to(dtype)
         bias = None if attn_bias is None else attn_bias.to(dtype)
-        for block in self.blocks:
-            x = block(x, cond, bias)
+        for index, block in enumerate(self.blocks):
+            x = block(x, cond, bias) if pruning is None else pruning.run(index, block, x, cond)
         return self.head(self.head_nm(x.float(), cond_BD).float()).float()
 
     def forward(self, label_B: torch.Tensor, x_BLCv_wo_first_l: torch.Tensor) -> torch.Tensor:

@@ -1,12 +1,4 @@
-"""Pure data that crosses the engine boundary: requests in, events out.
-
-Everything here is a frozen dataclass holding numpy arrays and plain values, never torch tensors
-or Qt types, so a request can be snapshotted on the GUI thread and an event handed back from the
-engine thread without sharing mutable state.
-
-Image convention: ``(H, W, 3)`` or ``(H, W, 4)`` ``uint8`` RGB(A), row-major, an owned copy.
-Mask convention: ``(H, W)`` ``bool``, True = regenerate this pixel.
-"""
+"""Requests: frozen snapshots of what the caller wants done (numpy images, plain settings)."""
 
 from __future__ import annotations
 
@@ -71,6 +63,11 @@ class Sampling:
     smooth: bool = False  # VAR's ``more_smooth`` Gumbel mixture
     seed: int = 0
     tau: float = 1.0  # softmax temperature of bitwise families (Infinity); VAR has none
+    # Opt-in speed/quality trade-offs (off = the exact reference path; see benchmarks/RESULTS.md
+    # for their measured PSNR/SSIM against it). Which families honour them: capabilities.
+    cfg_skip_last: int = 0  # run the last N scales without the unconditional half (SkipVAR)
+    prune_ratio: float = 0.0  # FastVAR: fraction of tokens skipped per block on the largest scales
+    prune_scales: int = 2  # how many of the largest scales prune_ratio applies to
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +119,85 @@ class OutpaintRequest:
     sampling: Sampling = field(default_factory=_sampling("outpaint"))
     feather_px: int = _feather("outpaint")
     color_match: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class UpscaleTarget:
+    """How big an upscaled picture becomes: a factor, a width and/or height, a long-side cap.
+
+    ``width`` or ``height`` alone keeps the aspect ratio; both fit the picture inside the box.
+    ``max_long_side`` caps whatever the rest asks for (alone, it is the long side to reach).
+    """
+
+    scale: int | None = 4
+    width: int | None = None
+    height: int | None = None
+    max_long_side: int | None = None
+
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The output ``(width, height)`` for a ``width`` × ``height`` input, at least 1×1."""
+        ratio = self.ratio_for(width, height)
+        return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+    def ratio_for(self, width: int, height: int) -> float:
+        ratios = []
+        if self.width:
+            ratios.append(self.width / width)
+        if self.height:
+            ratios.append(self.height / height)
+        if ratios:
+            ratio = min(ratios)
+        elif self.scale:
+            ratio = float(self.scale)
+        else:
+            ratio = self.max_long_side / max(width, height) if self.max_long_side else 1.0
+        if self.max_long_side:
+            ratio = min(ratio, self.max_long_side / max(width, height))
+        return ratio
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEntry:
+    """One input file already placed: ``subfolder`` is where its output goes, relative to the
+    output folder (the mirrored tree of the folder it was found in)."""
+
+    source: str
+    subfolder: str = ""
+
+
+OUTPUT_FORMATS = ("same", "png", "jpeg", "webp", "tiff")
+OVERWRITE_RULES = ("skip", "suffix", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRequest:
+    """Upscale many files into ``output_dir``; a journal there lets a rerun resume.
+
+    ``inputs`` are files, folders (``recursive`` walks sub-folders, mirrored under the output
+    folder) or placed ``BatchEntry`` items. ``model`` None = the fast Lanczos upscaler.
+    ``shard`` (K, N), 1-based: this process takes every N-th input starting at the K-th.
+    ``plan_only`` lists the inputs (a ``BatchPlanned`` event) and upscales nothing.
+    """
+
+    inputs: tuple[str | BatchEntry, ...]
+    output_dir: str
+    target: UpscaleTarget = UpscaleTarget()
+    model: ModelChoice | None = None
+    recursive: bool = False
+    template: str = "{name}_x{scale}.{ext}"
+    format: str = "same"  # one of OUTPUT_FORMATS
+    quality: int = 95
+    overwrite: str = "skip"  # one of OVERWRITE_RULES
+    shard: tuple[int, int] = (1, 1)
+    plan_only: bool = False
+    fidelity: int | None = None  # with a model: as in UpscaleRequest
+    seed: int = 0
+    tile: int | None = None
+
+    @property
+    def lane(self) -> str:
+        """Listing files waits behind no model job; upscaling shares the compute lane."""
+        return "transfer" if self.plan_only else "compute"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +257,7 @@ class UpscaleRequest:
     tile: int | None = None
     overlap: int | None = None
     neighbours: bool = True  # teacher-force each window's overlap with finished windows
+    plan_only: bool = False  # answer with the planner's estimate (JobResult.notes), run nothing
 
 
 Request = (
@@ -191,123 +268,5 @@ Request = (
     | UpscaleRequest
     | DownloadRequest
     | ImportRequest
+    | BatchRequest
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Results and events. Every event is emitted on the engine thread and carries its ``job_id``.
-
-
-@dataclass(frozen=True, slots=True)
-class Variation:
-    """One finished image plus what is needed to reproduce or refine it."""
-
-    image: np.ndarray
-    seed: int
-    tokens: tuple[np.ndarray, ...] = ()  # per-scale token ids (pn*pn,) int64, for "vary details"
-
-
-@dataclass(frozen=True, slots=True)
-class JobResult:
-    variations: tuple[Variation, ...]
-    elapsed_s: float
-    notes: tuple[str, ...] = ()  # e.g. "16-bit input processed in 8-bit"
-    model_ids: tuple[str, ...] = ()  # what a download or an import installed
-
-
-@dataclass(frozen=True, slots=True)
-class JobQueued:
-    job_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class JobStarted:
-    job_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ModelLoading:
-    """Checkpoint bytes read so far; ``bytes_total`` is 0 when unknown."""
-
-    job_id: str
-    name: str
-    bytes_done: int
-    bytes_total: int
-
-
-@dataclass(frozen=True, slots=True)
-class ScaleProgress:
-    """One scale of one sample has formed; ``preview`` is a small RGB uint8 image."""
-
-    job_id: str
-    sample_index: int
-    num_samples: int
-    scale_index: int
-    num_scales: int
-    preview: np.ndarray | None
-
-
-@dataclass(frozen=True, slots=True)
-class DownloadProgress:
-    """One progress event; byte counts cover the whole model, ``file_*`` the current file."""
-
-    model_id: str
-    filename: str
-    file_index: int
-    file_count: int
-    file_done: int
-    file_total: int | None
-    done: int
-    total: int
-    rate_bps: float  # bytes per second over the recent past (0 while unknown)
-    eta_s: float | None
-    phase: str  # "checking" | "downloading" | "verifying" | "done"
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class TransferProgress:
-    """Bytes moved by a download or an import; ``download`` has a download's full picture."""
-
-    job_id: str
-    name: str
-    bytes_done: int
-    bytes_total: int
-    download: DownloadProgress | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class JobFinished:
-    job_id: str
-    result: JobResult
-
-
-@dataclass(frozen=True, slots=True)
-class JobFailed:
-    """``message`` is one plain sentence for the user; ``detail`` is the technical trace."""
-
-    job_id: str
-    message: str
-    detail: str = ""
-    expected: bool = False  # a foreseen failure (bad file, offline...): the message says it all
-
-
-@dataclass(frozen=True, slots=True)
-class JobCancelled:
-    job_id: str
-
-
-Event = (
-    JobQueued
-    | JobStarted
-    | ModelLoading
-    | ScaleProgress
-    | TransferProgress
-    | JobFinished
-    | JobFailed
-    | JobCancelled
-)
-TERMINAL_EVENTS = (JobFinished, JobFailed, JobCancelled)
