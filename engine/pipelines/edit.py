@@ -24,9 +24,9 @@ from engine.api import EditRequest, JobResult, ScaleProgress, Variation
 from engine.capabilities import why_not
 from engine.imaging.compositing import Window, context_window, paste_back
 from engine.imaging.masks import feather_mask, footprint_any, grow_mask, mask_bbox
-from engine.imaging.thumbnail import thumbnail
 from engine.models.family import Condition, FamilyModel, Grid, token_arrays
 from engine.pipelines.common import load
+from engine.pipelines.inpaint import PreviewCompositor
 from engine.runtime.cancel import UserFacingError
 from engine.runtime.jobs import JobContext
 from engine.samplers.hooks import TokenOverride
@@ -47,11 +47,10 @@ class EditArea:
         square = lanczos(generated, self.side)
         return square[: self.window.height, : self.window.width]
 
-    def crop_preview(self, preview: np.ndarray) -> np.ndarray:
-        """A preview of the padded square with the padding cut away."""
-        h = max(1, round(preview.shape[0] * self.window.height / self.side))
-        w = max(1, round(preview.shape[1] * self.window.width / self.side))
-        return np.ascontiguousarray(preview[:h, :w])
+    @property
+    def pad(self) -> tuple[int, int]:
+        """(top, left) of the area in its square: the padding is at the bottom/right."""
+        return 0, 0
 
 
 def lanczos(rgb: np.ndarray, side: int) -> np.ndarray:
@@ -102,9 +101,28 @@ def validate(request: EditRequest) -> tuple[np.ndarray, np.ndarray | None]:
             f"The mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
             f"{image.shape[1]}×{image.shape[0]}; they must be the same size."
         )
-    grown = grow_mask(mask, request.grow_px)
-    mask_bbox(grown)  # a clear error for an empty mask before any model is loaded
-    return image, grown
+    return image, grow_near(mask, request.grow_px)
+
+
+def grow_near(mask: np.ndarray, px: int) -> np.ndarray:
+    """``grow_mask`` computed only around the mask's box (a disc never reaches further), so a
+    small mask on a 12 MP photo costs a small distance transform. An empty mask is an error."""
+    x0, y0, x1, y1 = mask_bbox(mask)
+    pad = max(0, px) + 1
+    box = Window(max(0, x0 - pad), max(0, y0 - pad), min(mask.shape[1], x1 + pad),
+                 min(mask.shape[0], y1 + pad))  # fmt: skip
+    grown = np.zeros_like(mask)
+    grown[box.slices] = grow_mask(mask[box.slices], px)
+    return grown
+
+
+def window_alpha(grown: np.ndarray, window: Window, feather_px: int) -> np.ndarray:
+    """The paste alpha: the grown mask feathered inward, computed inside the window only (the
+    window holds the whole grown mask, so the result is the same as on the full photo)."""
+    alpha = np.zeros(grown.shape, np.float32)
+    region = grown[window.slices]
+    alpha[window.slices] = feather_mask(region, feather_px) * region
+    return alpha
 
 
 def masked_override(model: FamilyModel, area: EditArea, grown: np.ndarray) -> TokenOverride:
@@ -121,17 +139,19 @@ def edit_once(
     request: EditRequest,
     index: int,
     override: TokenOverride | None,
+    frame: PreviewCompositor,
 ):
-    """One seed: emits a preview per scale, returns (window pixels, sampled)."""
+    """One seed: emits a preview per scale (pasted into the photo), returns (window pixels,
+    sampled)."""
     seed = request.sampling.seed + index
     count = len(model.schedule)
 
     def report(si: int, preview: np.ndarray) -> None:
-        ctx.emit(ScaleProgress(ctx.job_id, index, request.samples, si, count, preview))
+        ctx.emit(ScaleProgress(ctx.job_id, index, request.samples, si, count, frame(preview)))
 
     def on_scale(si: int, latent: torch.Tensor) -> None:
         if si < count - 1:
-            report(si, area.crop_preview(model.preview(latent, si)))
+            report(si, model.preview(latent, si))
 
     condition = Condition(text=request.instruction.strip(), reference=area.model_rgb)
     sampled = model.sample(
@@ -142,9 +162,9 @@ def edit_once(
         on_scale=on_scale,
         check_cancelled=ctx.check_cancelled,
     )
-    pixels = area.to_window(model.decode(sampled.latent))
-    report(count - 1, thumbnail(pixels))
-    return pixels, sampled
+    generated = model.decode(sampled.latent)
+    report(count - 1, generated)
+    return area.to_window(generated), sampled
 
 
 def run_edit(request: EditRequest, ctx: JobContext) -> JobResult:
@@ -159,12 +179,14 @@ def run_edit(request: EditRequest, ctx: JobContext) -> JobResult:
         window, alpha = Window(0, 0, width, height), np.ones((height, width), np.float32)
     else:
         window = context_window(mask_bbox(grown), (width, height), model.resolution)
-        alpha = feather_mask(grown, request.feather_px) * grown
+        alpha = window_alpha(grown, window, request.feather_px)
     area = prepare_area(image, window, model.resolution)
     override = None if grown is None else masked_override(model, area, grown)
+    shown = np.ones((height, width), bool) if grown is None else grown
+    frame = PreviewCompositor(image, shown, area)
     variations = []
     for index in range(request.samples):
-        pixels, sampled = edit_once(ctx, model, area, request, index, override)
+        pixels, sampled = edit_once(ctx, model, area, request, index, override, frame)
         result = paste_back(pixels, window, image, alpha)
         seed = request.sampling.seed + index
         variations.append(Variation(image=result, seed=seed, tokens=token_arrays(sampled)))

@@ -82,7 +82,10 @@ def test_a_non_square_photo_comes_back_at_its_size(engine, choice):
     assert not np.array_equal(variation.image, image)
     progress = [e for e in events if isinstance(e, ScaleProgress)]
     assert [e.scale_index for e in progress] == list(range(7))
-    assert all(e.preview is not None and e.preview.ndim == 3 for e in progress)
+    # Previews show the whole (non-square) photo, at most 512 px a side, padding cut away.
+    (shape,) = {e.preview.shape for e in progress}
+    assert max(shape[:2]) <= 512 and shape[2] == 3
+    assert abs(shape[1] / shape[0] - 517 / 389) < 0.01
 
 
 def test_a_mask_limits_the_edit_bit_exactly(engine, choice):
@@ -185,3 +188,18 @@ def test_cancel_takes_effect_within_a_scale(edit_files, source_rgb):
     assert isinstance(events[-1], JobCancelled)
     scales = [e.scale_index for e in events if isinstance(e, ScaleProgress)]
     assert scales == [0, 1]
+
+
+def test_local_grow_and_alpha_equal_the_full_photo_ones():
+    from engine.imaging.compositing import context_window
+    from engine.imaging.masks import feather_mask, mask_bbox
+    from engine.pipelines.edit import grow_near, window_alpha
+
+    rng = np.random.default_rng(7)
+    mask = np.zeros((900, 1300), bool)
+    mask[300:420, 1100:1290] = rng.random((120, 190)) > 0.3
+    grown = grow_near(mask, 9)
+    assert np.array_equal(grown, grow_mask(mask, 9))
+    window = context_window(mask_bbox(grown), (1300, 900), 256)
+    full = feather_mask(grown, 8) * grown
+    assert np.array_equal(window_alpha(grown, window, 8), full)
