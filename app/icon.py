@@ -9,14 +9,14 @@ from __future__ import annotations
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from engine.store.resources import resources_dir
+from app.engine_access import sample_photo
 
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
 
 
 def app_icon() -> QIcon:
     icon = QIcon()
-    folder = resources_dir() / "icons" / "hicolor"
+    folder = sample_photo().parents[1] / "icons" / "hicolor"  # resources/, checkout or frozen
     for size in ICON_SIZES:
         path = folder / f"{size}x{size}" / "apps" / "finescale.png"
         if path.is_file():
