@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +29,36 @@ def _buffer(key: str, shape: list[int]) -> torch.Tensor:
     return torch.zeros(shape)  # zero_k_bias, ema_vocab_hit_SV
 
 
-def build_state_dict(recipe_name: str) -> OrderedDict[str, torch.Tensor]:
-    """Tensors in the official ``state_dict()`` order, each checked against its sha256."""
-    recipe = json.loads((FIXTURES / recipe_name).read_text())
+def recipe_param(entry: dict) -> torch.Tensor:
+    """A parameter as the fixture recipes make it: seeded int8-range values, scaled and shifted."""
+    g = torch.Generator(device="cpu").manual_seed(entry["seed"])
+    q = torch.randint(-127, 128, entry["shape"], generator=g, dtype=torch.int64)
+    return q.to(torch.float32) * 2.0 ** entry["scale_log2"] + entry["offset"]
+
+
+Buffer = Callable[[str, list[int], dict], torch.Tensor]  # (key, shape, recipe) -> buffer
+
+
+def build_from_recipe(path: Path, buffer: Buffer) -> OrderedDict[str, torch.Tensor]:
+    """Tensors in the official ``state_dict()`` order, each checked against its sha256.
+
+    Shared by every fixture pack (VAR, VAREdit, VARSR); each supplies how its buffers look.
+    """
+    recipe = json.loads(path.read_text())
     state: OrderedDict[str, torch.Tensor] = OrderedDict()
     for entry in recipe["tensors"]:
-        shape = entry["shape"]
         if entry["kind"] == "param":
-            g = torch.Generator(device="cpu").manual_seed(entry["seed"])
-            q = torch.randint(-127, 128, shape, generator=g, dtype=torch.int64)
-            tensor = q.to(torch.float32) * 2.0 ** entry["scale_log2"] + entry["offset"]
+            tensor = recipe_param(entry)
+        elif entry["kind"] == "alias":
+            tensor = state[entry["alias_of"]]
         else:
-            tensor = _buffer(entry["key"], shape)
+            tensor = buffer(entry["key"], entry["shape"], recipe).contiguous()
         digest = hashlib.sha256(np.ascontiguousarray(tensor.numpy()).tobytes()).hexdigest()
         assert digest == entry["sha256"], f"recipe mismatch for {entry['key']}"
         state[entry["key"]] = tensor
     return state
+
+
+def build_state_dict(recipe_name: str) -> OrderedDict[str, torch.Tensor]:
+    """A var_tiny recipe's state dict."""
+    return build_from_recipe(FIXTURES / recipe_name, lambda key, shape, _r: _buffer(key, shape))

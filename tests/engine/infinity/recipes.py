@@ -6,14 +6,14 @@ its seed, so the fixture ships recipes instead of 35 MB of weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import save_file
+
+from tests.recipes import build_from_recipe
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "varedit_tiny"
 
@@ -25,23 +25,7 @@ def _buffer(key: str, shape: list[int]) -> torch.Tensor:
 
 
 def build_state_dict(recipe_name: str) -> OrderedDict[str, torch.Tensor]:
-    """Tensors in the official ``state_dict()`` order, each checked against its sha256."""
-    recipe = json.loads((FIXTURES / recipe_name).read_text())
-    state: OrderedDict[str, torch.Tensor] = OrderedDict()
-    for entry in recipe["tensors"]:
-        shape = entry["shape"]
-        if entry["kind"] == "param":
-            g = torch.Generator(device="cpu").manual_seed(entry["seed"])
-            q = torch.randint(-127, 128, shape, generator=g, dtype=torch.int64)
-            tensor = q.to(torch.float32) * 2.0 ** entry["scale_log2"] + entry["offset"]
-        elif entry["kind"] == "alias":
-            tensor = state[entry["alias_of"]]
-        else:
-            tensor = _buffer(entry["key"], shape)
-        digest = hashlib.sha256(np.ascontiguousarray(tensor.numpy()).tobytes()).hexdigest()
-        assert digest == entry["sha256"], f"recipe mismatch for {entry['key']}"
-        state[entry["key"]] = tensor
-    return state
+    return build_from_recipe(FIXTURES / recipe_name, lambda key, shape, _r: _buffer(key, shape))
 
 
 def write_released(folder: Path, fmt: str = "pth") -> tuple[Path, Path]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+
+from tests.recipes import build_from_recipe
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "varsr_tiny"
 
@@ -26,21 +25,9 @@ def _buffer(key: str, shape: list[int], patch_nums: list[int]) -> torch.Tensor:
 
 
 def build_state_dict(recipe_name: str) -> OrderedDict[str, torch.Tensor]:
-    """Every tensor in official order, each checked against the recipe's sha256."""
-    recipe = json.loads((FIXTURES / recipe_name).read_text())
-    state: OrderedDict[str, torch.Tensor] = OrderedDict()
-    for entry in recipe["tensors"]:
-        shape = entry["shape"]
-        if entry["kind"] == "param":
-            g = torch.Generator(device="cpu").manual_seed(entry["seed"])
-            q = torch.randint(-127, 128, shape, generator=g, dtype=torch.int64)
-            tensor = q.to(torch.float32) * 2.0 ** entry["scale_log2"] + entry["offset"]
-        else:
-            tensor = _buffer(entry["key"], shape, recipe["patch_nums"]).contiguous()
-        digest = hashlib.sha256(np.ascontiguousarray(tensor.numpy()).tobytes()).hexdigest()
-        assert digest == entry["sha256"], f"recipe mismatch for {entry['key']}"
-        state[entry["key"]] = tensor
-    return state
+    return build_from_recipe(
+        FIXTURES / recipe_name, lambda key, shape, recipe: _buffer(key, shape, recipe["patch_nums"])
+    )
 
 
 @pytest.fixture(scope="session")
