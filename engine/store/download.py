@@ -197,6 +197,34 @@ def _free_bytes(folder: Path) -> int:
     return shutil.disk_usage(os.getcwd()).free
 
 
+def _check_downloadable(spec: ModelSpec) -> None:
+    if spec.family == "demo":
+        raise UserFacingError("The demo model ships with Finescale; there is nothing to download.")
+    if spec.custom:
+        raise UserFacingError(f"{spec.id} was imported from disk and cannot be downloaded.")
+    if not spec.published:
+        raise UserFacingError(
+            f"{spec.title} is not published on the hub; import the files from disk instead."
+        )
+
+
+def _look_up(spec, missing, meter: Meter, token: CancelToken, endpoint) -> list[RemoteFile]:
+    """What the hub says of each missing file; a known file whose hash changed is refused."""
+    remotes = []
+    for model_file in missing:
+        token.raise_if_cancelled()
+        meter.start_file(model_file.filename, spec.files.index(model_file), 0, None)
+        meter.emit("checking")
+        remote = remote_file_info(model_file, spec, endpoint)
+        if model_file.sha256 and remote.sha256 and remote.sha256 != model_file.sha256.lower():
+            raise UserFacingError(
+                f"{model_file.filename} changed on the hub (its sha256 differs from the one "
+                "Finescale knows); not downloading an unknown file."
+            )
+        remotes.append(remote)
+    return remotes
+
+
 def download_model(
     spec: ModelSpec,
     progress: Callable[[DownloadProgress], None] | None = None,
@@ -210,14 +238,7 @@ def download_model(
     ``UserFacingError`` when offline, out of disk space, or when a checksum does not match.
     """
     token = token or CancelToken()
-    if spec.family == "demo":
-        raise UserFacingError("The demo model ships with Finescale; there is nothing to download.")
-    if spec.custom:
-        raise UserFacingError(f"{spec.id} was imported from disk and cannot be downloaded.")
-    if not spec.published:
-        raise UserFacingError(
-            f"{spec.title} is not published on the hub; import the files from disk instead."
-        )
+    _check_downloadable(spec)
     missing = missing_files(spec)
     if not missing:
         return resolve_files(spec)
@@ -229,18 +250,7 @@ def download_model(
         )
     present_bytes = sum(f.size_bytes for f in spec.files if f not in missing)
     meter = Meter(spec, spec.total_bytes, present_bytes, progress)
-    remotes = []
-    for model_file in missing:
-        token.raise_if_cancelled()
-        meter.start_file(model_file.filename, spec.files.index(model_file), 0, None)
-        meter.emit("checking")
-        remote = remote_file_info(model_file, spec, endpoint)
-        if model_file.sha256 and remote.sha256 and remote.sha256 != model_file.sha256.lower():
-            raise UserFacingError(
-                f"{model_file.filename} changed on the hub (its sha256 differs from the one "
-                "Finescale knows); not downloading an unknown file."
-            )
-        remotes.append(remote)
+    remotes = _look_up(spec, missing, meter, token, endpoint)
 
     # Exact sizes are known now: recount the totals and check the disk before writing anything.
     storage_sizes = []

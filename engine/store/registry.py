@@ -216,7 +216,10 @@ def _var_models() -> list[ModelSpec]:
 
 
 def _infinity_models() -> list[ModelSpec]:
-    """Infinity-2B and the VAREdit fine-tunes: BSQ VAE, bitwise transformer, flan-t5-xl."""
+    """Infinity-2B and the VAREdit fine-tunes: BSQ VAE, bitwise transformer, flan-t5-xl.
+
+    Long only because it is a table: one declaration per released checkpoint.
+    """
     models = []
     models.append(
         ModelSpec(
