@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         )
         self.tabifyDockWidget(generate, self.batch_dock)
         generate.raise_()
+        self.generate_dock = generate
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea  # job output: progress, then results
         progress = self._dock("Scale progress", self.strip, bottom)
         results = self._dock("Variations", self.variations, bottom)
@@ -233,7 +234,7 @@ class MainWindow(QMainWindow):
         self.models.status_message.connect(self.show_message)
         self.batch.status_message.connect(self.show_message)
         self.batch.finished.connect(self.show_message)
-        self.panel.mode_changed.connect(lambda mode: mode == "upscale" and self.show_batch())
+        self.panel.mode_changed.connect(self._offer_batch)
         self.canvas.zoom_changed.connect(lambda p: self.zoom_label.setText(f"{p:.0f}%"))
         self.canvas.pointer_moved.connect(self._on_pointer)
         self.autosaver.failed.connect(lambda msg: self.show_message(f"Autosave failed: {msg}"))
@@ -246,6 +247,13 @@ class MainWindow(QMainWindow):
     def show_batch(self) -> None:
         self.batch_dock.show()
         self.batch_dock.raise_()
+
+    def _offer_batch(self, mode: str) -> None:
+        """Upscale mode works on the open picture in the Generate panel; the Batch tab is made
+        available beside it for files and folders, without hiding the mode's own settings."""
+        if mode == "upscale" and not self.batch_dock.isVisible():
+            self.batch_dock.show()
+            self.generate_dock.raise_()
 
     def open_path(self, path: str | Path) -> None:
         self.files.open_path(path)

@@ -87,6 +87,7 @@ class GeneratePanel(QWidget):
         form.addRow("Prompt", self.instruction)
         self.class_picker = ClassPicker(self)
         form.addRow("Class", self.class_picker)
+        self._top_form = form
         layout.addLayout(form)
         layout.addWidget(self._sampling_box())
 
@@ -186,6 +187,7 @@ class GeneratePanel(QWidget):
         self.feather = _spin(group, 0, 256, self._tools.feather_px, "Soft blend at the mask edge")
         self.feather.setSuffix(" px")
         form.addRow("Feather", self.feather)
+        self._sampling_form = form
         return group
 
     # -- models and modes -----------------------------------------------------------------------
@@ -326,6 +328,10 @@ class GeneratePanel(QWidget):
         self.tau_label.setVisible(editing)
         self.limit_to_mask.setVisible(editing)
         upscaling = mode == "upscale"
+        for widget in (self.instruction, self.class_picker):  # an upscale takes no prompt
+            self._top_form.setRowVisible(widget, not upscaling)
+        for widget in (self.samples, self.grow, self.feather):  # one result, no mask
+            self._sampling_form.setRowVisible(widget, not upscaling)
         for widget in (self.upscale_factor, self.factor_label):
             widget.setVisible(upscaling)
         entry = self.current_model()
