@@ -10,7 +10,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from app import engine_access
-from app.dialogs.models_dialog import JobSubmitter, ModelsDialog
+from app.dialogs.models_dialog import ModelsDialog
+from app.dialogs.transfer_jobs import JobSubmitter
 from app.engine_access import ModelEntry
 from app.prompts import Prompts
 from app.settings import AppSettings

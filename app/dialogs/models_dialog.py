@@ -11,11 +11,9 @@ delete confirmation and "Reveal in folder" are injectable for the same reason.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from PySide6.QtCore import Qt, QUrl, Signal, SignalInstance
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,15 +33,19 @@ from PySide6.QtWidgets import (
 )
 
 from app import engine_access
+from app.dialogs.transfer_jobs import (
+    DownloadJob,
+    JobSubmitter,
+    job_failure,
+    job_outcome,
+    progress_text,
+)
 from app.engine_access import (
     RUN_DEVICE,
     RUN_DTYPE,
     DownloadProgress,
     DownloadRequest,
     ImportRequest,
-    JobCancelled,
-    JobFailed,
-    JobFinished,
     ModelRow,
     TransferProgress,
     UserFacingError,
@@ -79,58 +81,12 @@ OFFLINE_NOTICE = (
 )
 
 
-class JobSubmitter(Protocol):
-    """What the window needs of the bridge (``app.engine_bridge.EngineBridge``)."""
-
-    job_event: SignalInstance
-
-    def submit_job(self, request: object) -> str: ...
-
-    def cancel(self, job_id: str | None = None) -> None: ...
-
-
-def _duration(seconds: float) -> str:
-    whole = int(round(seconds))
-    if whole < 60:
-        return f"{max(whole, 1)} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
-
-
-def progress_text(event: DownloadProgress | None) -> str:
-    """One line for a row's bar: bytes done of total, rate and time left."""
-    if event is None:
-        return "Waiting to start…"
-    if event.phase == "checking":
-        return f"Checking {event.filename} on the hub…"
-    if event.phase == "verifying":
-        return f"Verifying {event.filename}…"
-    if event.phase == "done":
-        return "Finishing…"
-    parts = [f"{format_bytes(event.done)} of {format_bytes(event.total)}"]
-    if event.rate_bps > 0:
-        parts.append(f"{format_bytes(event.rate_bps)}/s")
-    if event.eta_s is not None and event.rate_bps > 0:
-        parts.append(f"{_duration(event.eta_s)} left")
-    return " · ".join(parts)
-
-
 def ask_remove(parent: QWidget, question: str) -> bool:
     """The real delete confirmation (tests inject their own answer instead)."""
     answer = QMessageBox.question(
         parent, "Delete model?", question, defaultButton=QMessageBox.StandardButton.No
     )
     return answer == QMessageBox.StandardButton.Yes
-
-
-@dataclass
-class _Download:
-    """A running download: its engine job, and the last progress (redrawn after a refresh)."""
-
-    job_id: str
-    last: DownloadProgress | None = None
-    cancelling: bool = False
 
 
 class ModelsDialog(QDialog):
@@ -161,7 +117,7 @@ class ModelsDialog(QDialog):
         self._device, self._dtype = engine_access.memory_device(device), dtype
         self._open_url, self._confirm_remove = open_url, confirm_remove
         self._rows: list[ModelRow] = []
-        self._downloads: dict[str, _Download] = {}
+        self._downloads: dict[str, DownloadJob] = {}
         self._activity: dict[str, str] = {}  # last outcome per model, shown in its row
         self._jobs = jobs
         self._download_jobs: dict[str, str] = {}  # engine job id -> model id
@@ -347,7 +303,7 @@ class ModelsDialog(QDialog):
             return
         job_id = self._jobs.submit_job(DownloadRequest(row.id))
         self._download_jobs[job_id] = row.id
-        self._downloads[row.id] = _Download(job_id)
+        self._downloads[row.id] = DownloadJob(job_id)
         self._activity.pop(row.id, None)
         self._show_progress(row.id)
         self.message.setText(f"Downloading {row.title}…")
@@ -515,37 +471,20 @@ class ModelsDialog(QDialog):
         if isinstance(event, TransferProgress) and event.download is not None:
             self._on_progress(model_id, event.download)
             return
-        outcome = _outcome(event)
+        outcome = job_outcome(event)
         if outcome is not None:
             self._download_jobs.pop(event.job_id, None)
-            message, detail = _failure(event)
+            message, detail = job_failure(event)
             self._on_finished(model_id, outcome, message, detail)
 
     def _on_import_event(self, event: object) -> None:
         if isinstance(event, TransferProgress):
             self._on_import_progress(event.name, event.bytes_done, event.bytes_total)
             return
-        outcome = _outcome(event)
+        outcome = job_outcome(event)
         if outcome == "done":
             self._on_import_finished(list(event.result.model_ids), "done", "", "")
         elif outcome == "cancelled":
             self._on_import_finished([], "cancelled", "Import cancelled.", "")
         elif outcome == "failed":
-            self._on_import_finished([], "failed", *_failure(event))
-
-
-def _outcome(event: object) -> str | None:
-    """ "done" | "cancelled" | "failed" for a job's last event, ``None`` for any other."""
-    if isinstance(event, JobFinished):
-        return "done"
-    if isinstance(event, JobCancelled):
-        return "cancelled"
-    if isinstance(event, JobFailed):
-        return "failed"
-    return None
-
-
-def _failure(event: object) -> tuple[str, str]:
-    if isinstance(event, JobFailed):
-        return event.message, "" if event.expected else event.detail
-    return "", ""
+            self._on_import_finished([], "failed", *job_failure(event))
