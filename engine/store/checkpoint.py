@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import warnings
 import zipfile
 from collections.abc import Callable, Mapping
@@ -83,9 +84,11 @@ def torch_load(path: str, name: str) -> object:
                 f"{name}: saved in a pickle format that cannot be read safely; re-save it with "
                 "torch.save or convert it to .safetensors."
             ) from exc
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))  # name what was refused, if torch says
+        what = f" ({found.group(1)})" if found else ""
         raise UserFacingError(
-            f"{name}: refused to load: the file contains code or objects other than tensors, "
-            "which a model checkpoint never needs."
+            f"{name}: refused to load: the file contains code or objects other than tensors"
+            f"{what}, which a model checkpoint never needs."
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise UserFacingError(f"{name}: the checkpoint is truncated or corrupt ({exc}).") from exc

@@ -10,9 +10,6 @@ optimiser state that may sit in the same file from ever being read.
 from __future__ import annotations
 
 import os
-import pickle
-import re
-import zipfile
 from collections.abc import Callable, Mapping
 
 import torch
@@ -21,28 +18,10 @@ from engine.models.varsr.build import VARSRModels, build_varsr
 from engine.models.varsr.family import VARSRFamily
 from engine.runtime.cancel import UserFacingError
 from engine.runtime.devices import resolve_device, resolve_dtype
-from engine.store.checkpoint import read_state_dict
+from engine.store.checkpoint import read_state_dict, torch_load
 
 TRANSFORMER_KEY = "var_wo_ddp"
 VAE_KEY = "vae_local"
-
-
-def _load_pickle(path: str, name: str) -> object:
-    try:
-        is_zip = zipfile.is_zipfile(path)
-    except OSError:
-        is_zip = False
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        what = f" ({found.group(1)})" if found else ""
-        raise UserFacingError(
-            f"{name}: refused to load: the file holds an object other than tensors{what}, "
-            "which VARSR's weights never need."
-        ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise UserFacingError(f"{name}: the checkpoint is truncated or corrupt ({exc}).") from exc
 
 
 def read_container(path: str, key: str) -> dict[str, torch.Tensor]:
@@ -52,7 +31,7 @@ def read_container(path: str, key: str) -> dict[str, torch.Tensor]:
         return read_state_dict(path)  # also names a missing or empty file
     if os.path.getsize(path) == 0:
         raise UserFacingError(f"{name}: the checkpoint file is empty.")
-    loaded = _load_pickle(path, name)
+    loaded = torch_load(path, name)
     if isinstance(loaded, Mapping) and isinstance(loaded.get("trainer"), Mapping):
         trainer = loaded["trainer"]
         if key not in trainer:
@@ -127,7 +106,7 @@ def is_varsr_checkpoint(path: str) -> bool:
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return False
     try:
-        loaded = _load_pickle(path, os.path.basename(path))
+        loaded = torch_load(path, os.path.basename(path))
     except UserFacingError:
         return False
     if isinstance(loaded, Mapping) and isinstance(loaded.get("trainer"), Mapping):
