@@ -31,6 +31,7 @@ from engine.api.events import (
     TransferProgress,
     Variation,
 )
+from engine.api.memory import RESIDENT, MemoryPlan, MemoryStrategy
 from engine.api.requests import (
     OUTPUT_FORMATS,
     OVERWRITE_RULES,
@@ -51,6 +52,9 @@ from engine.api.requests import (
 )
 
 __all__ = [
+    "RESIDENT",
+    "MemoryPlan",
+    "MemoryStrategy",
     "BatchEntry",
     "BatchItemProgress",
     "BatchPlanned",

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from engine.api.memory import MemoryStrategy
 from engine.capabilities import task_defaults
 
 UNCONDITIONAL_CLASS = 1000  # VAR's null class: row 1000 of class_emb
@@ -41,11 +42,14 @@ class ModelChoice:
     device: str = "cpu"
     dtype: str = "fp32"  # fp32 | bf16 | fp16
     patch_nums: tuple[int, ...] | None = None
+    memory: MemoryStrategy | None = None  # None: the planner picks one from free memory
 
     @classmethod
     def from_files(cls, family: str = "var", **kwargs: object) -> ModelChoice:
         """``ModelChoice.from_files(vae=..., transformer=..., device="cpu")``: roles as keywords."""
-        fields = {k: kwargs.pop(k) for k in ("device", "dtype", "patch_nums") if k in kwargs}
+        fields = {
+            k: kwargs.pop(k) for k in ("device", "dtype", "patch_nums", "memory") if k in kwargs
+        }
         files = tuple(sorted((role, str(path)) for role, path in kwargs.items()))
         return cls(files=files, family=family, **fields)
 
