@@ -72,6 +72,7 @@ class Sampling:
     cfg_skip_last: int = 0  # run the last N scales without the unconditional half (SkipVAR)
     prune_ratio: float = 0.0  # FastVAR: fraction of tokens skipped per block on the largest scales
     prune_scales: int = 2  # how many of the largest scales prune_ratio applies to
+    kv_budget: float | None = None  # ScaleKV: share of the KV cache kept on the large scales
 
 
 @dataclass(frozen=True, slots=True)
