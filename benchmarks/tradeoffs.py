@@ -26,6 +26,8 @@ SETTINGS = {
     "prune 30 %, 2 largest": {"prune_ratio": 0.3, "prune_scales": 2},
     "prune 50 %, 2 largest": {"prune_ratio": 0.5, "prune_scales": 2},
     "CFG off last 2 + prune 50 %": {"cfg_skip_last": 2, "prune_ratio": 0.5},
+    "KV budget 50 %": {"kv_budget": 0.5},
+    "KV budget 25 %": {"kv_budget": 0.25},
 }
 
 

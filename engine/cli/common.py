@@ -88,6 +88,30 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     parser.add_argument("--top-p", type=float, default=defaults.top_p)
     parser.add_argument("--smooth", action="store_true", help="Gumbel-smoothed sampling")
     parser.add_argument("--samples", type=int, default=1)
+    faster = parser.add_argument_group(
+        "faster, approximate (off by default; measured in benchmarks/RESULTS.md)"
+    )
+    faster.add_argument(
+        "--cfg-skip-last",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the last N scales without guidance (SkipVAR)",
+    )
+    faster.add_argument(
+        "--prune",
+        type=float,
+        default=0.0,
+        metavar="RATIO",
+        help="skip this share of tokens in the 2 largest scales (FastVAR)",
+    )
+    faster.add_argument(
+        "--kv-budget",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="keep this share of the KV cache on the large scales (ScaleKV)",
+    )
 
 
 def model_choice(args: argparse.Namespace) -> ModelChoice:
@@ -102,7 +126,14 @@ def model_choice(args: argparse.Namespace) -> ModelChoice:
 
 def sampling(args: argparse.Namespace) -> Sampling:
     return Sampling(
-        cfg=args.cfg, top_k=args.top_k, top_p=args.top_p, smooth=args.smooth, seed=args.seed
+        cfg=args.cfg,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        smooth=args.smooth,
+        seed=args.seed,
+        cfg_skip_last=args.cfg_skip_last,
+        prune_ratio=args.prune,
+        kv_budget=args.kv_budget,
     )
 
 
