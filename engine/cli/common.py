@@ -77,6 +77,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--var", help="VAR transformer checkpoint file")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"))
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the blocks (pays on some GPUs only)"
+    )
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser, task: str) -> None:
@@ -119,9 +122,15 @@ def model_choice(args: argparse.Namespace) -> ModelChoice:
         raise UserFacingError("Give both --vae and --var, or use --model.")
     if args.vae:
         return ModelChoice.from_files(
-            vae=args.vae, transformer=args.var, device=args.device, dtype=args.dtype
+            vae=args.vae,
+            transformer=args.var,
+            device=args.device,
+            dtype=args.dtype,
+            compile=args.compile,
         )
-    return ModelChoice(model_id=args.model, device=args.device, dtype=args.dtype)
+    return ModelChoice(
+        model_id=args.model, device=args.device, dtype=args.dtype, compile=args.compile
+    )
 
 
 def sampling(args: argparse.Namespace) -> Sampling:
