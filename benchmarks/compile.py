@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         build(args.shape, args.device, args.dtype),
     )
     compile_blocks(compiled.var.blocks)
-    sampling, condition = Sampling(cfg=1.5, top_k=900, top_p=0.96), Condition(class_label=207)
+    sampling, condition = Sampling(cfg=1.5, top_k=900, top_p=0.96), Condition(class_label=0)
 
     def run(model, seed: int):
         if model.device.type == "cuda":
