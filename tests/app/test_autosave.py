@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.autosave import autosave_path, read_autosave
+from app.autosave import autosave_path, base_path, read_autosave
 from tests.app.helpers import ScriptedPrompts, gradient_image
 
 
@@ -45,7 +45,7 @@ def test_autosave_then_crash_offers_restore_and_restores(make_window, qtbot, dat
     np.testing.assert_array_equal(window.document.image, edited)
 
     assert window.close()  # clean exit (scripted: discard)
-    assert not path.exists()
+    assert not path.exists() and not base_path(data_dir).exists()
     crashed.deleteLater()
 
 
@@ -64,7 +64,7 @@ def test_history_keeps_the_redo_side_and_drops_the_oldest_over_budget(make_windo
 
     commands = [doc.undo_stack.command(i) for i in range(doc.undo_stack.count())]
     newest_three = sum(a.nbytes for c in commands[2:] for a in _arrays(c))
-    kept = capture(doc, budget=newest_three)  # the result and the last 2 strokes fit
+    kept = capture(doc, budget=newest_three).saved  # the result and the last 2 strokes fit
     assert [c["kind"] for c in kept.meta["commands"]] == ["mask", "mask", "image"]
     assert kept.meta["index"] == 2
 
@@ -117,7 +117,7 @@ def test_declining_restore_deletes_the_autosave(make_window, qtbot, data_dir):
     prompts.restore_answer = False
     window = make_window(prompts=prompts)
     assert not window.offer_restore()
-    assert not path.exists()
+    assert not path.exists() and not base_path(data_dir).exists()
     assert not window.document.has_image
     crashed.deleteLater()
 
@@ -145,3 +145,5 @@ def test_saving_removes_the_autosave(make_window, qtbot, data_dir, tmp_path):
     with qtbot.waitSignal(window.files.io.saved, timeout=10_000):
         window.save_action.trigger()
     qtbot.waitUntil(lambda: not path.exists(), timeout=5_000)
+    window.autosaver.wait()
+    assert not base_path(data_dir).exists()
