@@ -264,3 +264,20 @@ def test_a_damaged_base_is_ignored_and_a_clean_exit_deletes_both(editor, caplog)
     assert read_autosave(folder) is not None
     saver.discard()
     assert not autosave_path(folder).exists() and not base.exists()
+
+
+def test_a_failed_base_write_is_retried_with_the_next_save(qtbot, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    doc = Document()
+    saver = Autosaver(doc, folder, delay_ms=600_000)
+    doc.load(gradient_image(64, 48))
+    stroke(doc, 5, 5, length=20, radius=3)
+    folder.rmdir()  # the disk went away
+    with qtbot.waitSignal(saver.failed, timeout=5_000):
+        saver.save_now()
+    assert saver.wait()
+    folder.mkdir()
+    stroke(doc, 5, 30, length=20, radius=3)
+    save(saver)
+    assert_restores(doc, folder)
