@@ -260,6 +260,11 @@ def test_a_damaged_base_is_ignored_and_a_clean_exit_deletes_both(editor, caplog)
         assert read_autosave(folder) is None
     assert "ignoring unreadable autosave" in caplog.text
 
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 1  # one bit of the image: the zip's CRC-32 refuses it
+    base.write_bytes(bytes(flipped))
+    assert read_autosave(folder) is None
+
     base.write_bytes(good)
     assert read_autosave(folder) is not None
     saver.discard()
