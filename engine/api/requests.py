@@ -106,6 +106,7 @@ class InpaintRequest:
     keep_scales: int = 0
     base_tokens: tuple[np.ndarray, ...] | None = None
     token_rule: str = "strict"  # or "reference": VAR notebook's bilinear > 0.5 per scale
+    prompt: str | None = None  # what to paint, for a text family (Infinity); class models ignore it
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ class OutpaintRequest:
     sampling: Sampling = field(default_factory=_sampling("outpaint"))
     feather_px: int = _feather("outpaint")
     color_match: bool = True
+    prompt: str | None = None  # what the new area shows, for a text family (Infinity)
 
 
 @dataclass(frozen=True, slots=True)
