@@ -79,13 +79,27 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"))
 
 
+class Given(argparse.Action):
+    """Store the value and note that the user gave it: a model family's own defaults (from
+    the capability table) fill only the settings left out."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = {*getattr(namespace, "given", ()), self.dest}
+
+
 def add_sampling_arguments(parser: argparse.ArgumentParser, task: str) -> None:
-    """Sampler flags whose defaults are the capability table's for ``task``."""
+    """Sampler flags whose defaults are the capability table's for ``task`` (VAR's in the
+    help; :func:`sampling` swaps in the chosen model family's for flags not given)."""
     defaults = task_defaults("var", task).sampling
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cfg", type=float, default=defaults.cfg)
-    parser.add_argument("--top-k", type=int, default=defaults.top_k)
-    parser.add_argument("--top-p", type=float, default=defaults.top_p)
+    parser.add_argument("--cfg", type=float, default=defaults.cfg, action=Given)
+    parser.add_argument("--top-k", type=int, default=defaults.top_k, action=Given)
+    parser.add_argument("--top-p", type=float, default=defaults.top_p, action=Given)
+    parser.add_argument(
+        "--tau", type=float, default=defaults.tau, action=Given,
+        help="temperature (bitwise models: Infinity)",
+    )  # fmt: skip
     parser.add_argument("--smooth", action="store_true", help="Gumbel-smoothed sampling")
     parser.add_argument("--samples", type=int, default=1)
 
@@ -100,10 +114,18 @@ def model_choice(args: argparse.Namespace) -> ModelChoice:
     return ModelChoice(model_id=args.model, device=args.device, dtype=args.dtype)
 
 
-def sampling(args: argparse.Namespace) -> Sampling:
-    return Sampling(
-        cfg=args.cfg, top_k=args.top_k, top_p=args.top_p, smooth=args.smooth, seed=args.seed
-    )
+def chosen(args: argparse.Namespace, name: str, family_default):
+    """``args.<name>`` if the user gave the flag, else the model family's default."""
+    return getattr(args, name) if name in getattr(args, "given", ()) else family_default
+
+
+def sampling(args: argparse.Namespace, family: str | None = None, task: str = "") -> Sampling:
+    """The sampler flags; with ``family`` and ``task``, its defaults for the flags not given."""
+    values = {"cfg": args.cfg, "top_k": args.top_k, "top_p": args.top_p, "tau": args.tau}
+    if family is not None:
+        defaults = task_defaults(family, task).sampling.as_kwargs()
+        values = {name: chosen(args, name, defaults[name]) for name in values}
+    return Sampling(**values, smooth=args.smooth, seed=args.seed)
 
 
 def plan_outputs(args: argparse.Namespace, *inputs: str) -> list[str]:

@@ -8,11 +8,13 @@ import re
 import sys
 from dataclasses import dataclass
 
-from engine.api import InpaintRequest, OutpaintRequest
-from engine.capabilities import task_defaults
+from engine.api import InpaintRequest, ModelChoice, OutpaintRequest
+from engine.capabilities import FAMILIES, task_defaults
 from engine.cli.common import (
+    Given,
     add_model_arguments,
     add_sampling_arguments,
+    chosen,
     model_choice,
     plan_outputs,
     print_progress,
@@ -68,6 +70,29 @@ def _save(args: argparse.Namespace, loaded, result) -> None:
     )
 
 
+def _choice(args: argparse.Namespace) -> tuple[ModelChoice, str | None]:
+    """The model and its family: ``--text-encoder`` with ``--vae``/``--var`` is an Infinity
+    set from disk; a text family (Infinity) needs ``--prompt``."""
+    from engine.cli.edit_instruction import patch_nums
+    from engine.store.catalogue import family_of
+
+    if args.text_encoder:
+        if not (args.vae and args.var):
+            raise UserFacingError("Give --vae and --var with --text-encoder (an Infinity set).")
+        choice = ModelChoice.from_files(
+            family="infinity", vae=args.vae, transformer=args.var,
+            text_encoder=args.text_encoder, device=args.device, dtype=args.dtype,
+            patch_nums=patch_nums(args.resolution),
+        )  # fmt: skip
+    else:
+        choice = model_choice(args)
+    family = family_of(choice)
+    text = family is not None and FAMILIES[family].condition == "text"
+    if text and not (args.prompt or "").strip():
+        raise UserFacingError(f"{FAMILIES[family].name} paints from a prompt: add --prompt TEXT.")
+    return choice, family
+
+
 def _inpaint(args: argparse.Namespace) -> None:
     from engine.imaging.imageio import load_mask
 
@@ -80,17 +105,20 @@ def _inpaint(args: argparse.Namespace) -> None:
             f"{os.path.basename(args.mask)}: the mask is empty (no white or opaque pixel), "
             "so there is nothing to regenerate."
         )
+    choice, family = _choice(args)
+    defaults = task_defaults(family or "var", "inpaint")
     request = InpaintRequest(
-        model=model_choice(args),
+        model=choice,
         image=loaded.pixels,
         mask=mask,
         class_label=args.class_label,
         samples=args.samples,
-        sampling=sampling(args),
-        grow_px=args.grow,
-        feather_px=args.feather,
+        sampling=sampling(args, family, "inpaint"),
+        grow_px=chosen(args, "grow", defaults.grow_px),
+        feather_px=chosen(args, "feather", defaults.feather_px),
         color_match=not args.no_color_match,
         token_rule=args.token_rule,
+        prompt=args.prompt,
     )
     _save(args, loaded, run_blocking(request, print_progress))
 
@@ -99,8 +127,9 @@ def _outpaint(args: argparse.Namespace) -> None:
     plan_outputs(args, *_inputs(args))
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
+    choice, family = _choice(args)
     request = OutpaintRequest(
-        model=model_choice(args),
+        model=choice,
         image=loaded.pixels,
         left=args.left.pixels(width),
         right=args.right.pixels(width),
@@ -108,9 +137,10 @@ def _outpaint(args: argparse.Namespace) -> None:
         bottom=args.bottom.pixels(height),
         class_label=args.class_label,
         samples=args.samples,
-        sampling=sampling(args),
-        feather_px=args.feather,
+        sampling=sampling(args, family, "outpaint"),
+        feather_px=chosen(args, "feather", task_defaults(family or "var", "outpaint").feather_px),
         color_match=not args.no_color_match,
+        prompt=args.prompt,
     )
     _save(args, loaded, run_blocking(request, print_progress))
 
@@ -125,7 +155,7 @@ def add_edit_parsers(commands) -> None:
         if name == "inpaint":
             parser.add_argument("--mask", required=True, help="white/opaque = regenerate")
             parser.add_argument(
-                "--grow", type=int, default=task_defaults("var", name).grow_px,
+                "--grow", type=int, default=task_defaults("var", name).grow_px, action=Given,
                 help="grow the mask (px)",
             )  # fmt: skip
             parser.add_argument(
@@ -143,8 +173,14 @@ def add_edit_parsers(commands) -> None:
         parser.add_argument("--class", dest="class_label", type=int, default=1000)
         add_sampling_arguments(parser, name)
         parser.add_argument(
-            "--feather", type=int, default=task_defaults("var", name).feather_px,
+            "--feather", type=int, default=task_defaults("var", name).feather_px, action=Given,
             help="seam feather (px)",
+        )  # fmt: skip
+        parser.add_argument("--prompt", help="what to paint (text models: infinity-2b)")
+        parser.add_argument("--text-encoder", help="T5 folder: --vae/--var are then Infinity's")
+        parser.add_argument(
+            "--resolution", type=int, choices=(256, 512, 1024),
+            help="Infinity from files: the model's resolution (default 1024)",
         )  # fmt: skip
         parser.add_argument("--no-color-match", action="store_true")
         parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")

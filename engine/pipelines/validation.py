@@ -23,7 +23,7 @@ from engine.api import (
 )
 from engine.capabilities import FAMILIES
 from engine.runtime.cancel import UserFacingError
-from engine.store.catalogue import get_model
+from engine.store.catalogue import family_of
 
 MAX_SAMPLES = 64
 MAX_SEED = 2**63 - 1
@@ -87,25 +87,13 @@ def _image(image: object) -> None:
         raise UserFacingError("The image has no pixels.")
 
 
-def _family_of(request: InpaintRequest | OutpaintRequest) -> str | None:
-    """The family a request's model belongs to, if the choice says (explicit files) or the
-    catalogue knows the id; otherwise the loader reports the problem with the model."""
-    choice = request.model
-    if choice.files:
-        return choice.family
-    try:
-        return get_model(choice.model_id).family if choice.model_id else None
-    except UserFacingError:
-        return None
-
-
 def _prompt(request: InpaintRequest | OutpaintRequest) -> None:
     """A text-conditioned family paints what the prompt says: without one, stop before the
     gigabytes are loaded."""
     prompt = request.prompt
     if prompt is not None and not isinstance(prompt, str):
         raise UserFacingError(f"The prompt must be text, not {prompt!r}.")
-    info = FAMILIES.get(_family_of(request) or "")
+    info = FAMILIES.get(family_of(request.model) or "")
     if info is not None and info.condition == "text" and not (prompt or "").strip():
         raise UserFacingError(
             f"{info.name} paints from a prompt: type what should appear, e.g. “a wooden bench”."
