@@ -238,7 +238,7 @@ def _build(spec: ModelSpec, built: ModelFile, meter: Meter, token: CancelToken) 
     """Write a built file (the T5 encoder) next to its downloaded sources, check it, then
     delete the sources from the cache; returns its index record."""
     from engine.store.removal import remove_from_hub_cache
-    from engine.store.t5_encoder import write_encoder
+    from engine.store.t5_encoder import config_layers, write_encoder
 
     sources = [hub_cached_path(part) for part in built.built_from]
     if None in sources:
@@ -246,7 +246,7 @@ def _build(spec: ModelSpec, built: ModelFile, meter: Meter, token: CancelToken) 
     dest = Path(sources[0]).parent / built.filename  # the snapshot folder, beside the config
     meter.start_file(built.filename, len(spec.download_files) - 1, 0, None)
     meter.emit("verifying")
-    sha256, size = write_encoder(sources, dest, token)
+    sha256, size = write_encoder(sources, dest, token, config_layers(dest.parent))
     for part in built.built_from:
         remove_from_hub_cache(part)
     return {

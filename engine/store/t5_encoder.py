@@ -30,8 +30,20 @@ REQUIRED = ("shared.weight", "encoder.final_layer_norm.weight", "encoder.block.0
 _ALIGN = 8  # the safetensors header is padded so the data starts 8-byte aligned
 
 
-def _plan(sources: Sequence[Path]) -> list[tuple[Path, str, str, list[int], int]]:
-    """(file, key, dtype, shape, bytes) of every kept tensor, sorted by key."""
+def config_layers(folder: Path) -> int | None:
+    """``num_layers`` of the T5 ``config.json`` in ``folder`` (None without one)."""
+    try:
+        return int(json.loads((folder / "config.json").read_text(encoding="utf-8"))["num_layers"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _plan(
+    sources: Sequence[Path], layers: int | None = None
+) -> list[tuple[Path, str, str, list[int], int]]:
+    """(file, key, dtype, shape, bytes) of every kept tensor, sorted by key; with ``layers``
+    (the config's), every encoder block must be there: a missing shard is refused, never
+    left for ``from_pretrained`` to fill with random weights."""
     plan = []
     for path in sources:
         try:
@@ -52,6 +64,12 @@ def _plan(sources: Sequence[Path]) -> list[tuple[Path, str, str, list[int], int]
     missing = [need for need in REQUIRED if not any(k.startswith(need) for k in keys)]
     if missing:
         raise UserFacingError(f"{names}: not the weights of a T5 encoder (no {missing[0]}).")
+    blocks = {k.split(".")[2] for k in keys if k.startswith("encoder.block.")}
+    absent = [i for i in range(layers or 0) if str(i) not in blocks]
+    if absent:
+        raise UserFacingError(
+            f"{names}: encoder block {absent[0]} of {layers} is missing; is a shard missing?"
+        )
     return plan
 
 
@@ -75,12 +93,6 @@ def _header(plan) -> bytes:
     text = json.dumps(entries, separators=(",", ":")).encode()
     text += b" " * (-(len(text) + 8) % _ALIGN)
     return struct.pack("<Q", len(text)) + text
-
-
-def encoder_bytes(sources: Sequence[Path]) -> int:
-    """Size the encoder file will have (header included), before writing anything."""
-    plan = _plan([Path(p) for p in sources])
-    return len(_header(plan)) + sum(item[4] for item in plan)
 
 
 def _stream(plan, out, digest, token: CancelToken) -> None:
@@ -112,15 +124,19 @@ def _check(dest: Path, plan, sha256: str) -> None:
 
 
 def write_encoder(
-    sources: Sequence[str | os.PathLike], dest: str | os.PathLike, token: CancelToken | None = None
+    sources: Sequence[str | os.PathLike],
+    dest: str | os.PathLike,
+    token: CancelToken | None = None,
+    layers: int | None = None,
 ) -> tuple[str, int]:
-    """Write the encoder tensors of ``sources`` into ``dest`` (atomically) and check it.
+    """Write the encoder tensors of ``sources`` into ``dest`` (atomically) and check it;
+    ``layers`` is the config's ``num_layers`` (see :func:`config_layers`).
 
     Returns (sha256, size). The sources are never changed; deleting them is the caller's call.
     """
     token = token or CancelToken()
     sources, dest = [Path(p) for p in sources], Path(dest)
-    plan = _plan(sources)
+    plan = _plan(sources, layers)
     header = _header(plan)
     size = len(header) + sum(item[4] for item in plan)
     dest.parent.mkdir(parents=True, exist_ok=True)
