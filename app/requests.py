@@ -126,6 +126,7 @@ def build_generate(settings: JobSettings) -> GenerateRequest:
         class_label=settings.class_label,
         samples=settings.samples,
         sampling=settings.sampling,
+        prompt=settings.instruction or None,
     )
 
 

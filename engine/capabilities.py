@@ -96,7 +96,7 @@ FAMILIES: dict[str, Family] = {
         {"upscale": TaskDefaults(SamplingDefaults(cfg=6.0, top_k=1, top_p=0.75))},
         "image",
     ),
-    "infinity": Family("Infinity", frozenset({"inpaint", "outpaint"}), INFINITY_DEFAULTS, "text"),
+    "infinity": Family("Infinity", frozenset(INFINITY_DEFAULTS), INFINITY_DEFAULTS, "text"),
     "varedit": Family("VAREdit", frozenset(VAREDIT_DEFAULTS), VAREDIT_DEFAULTS, "text"),
 }
 

@@ -253,7 +253,7 @@ class GeneratePanel(QWidget):
         edit, or in/out-painting with a text family such as Infinity), not a class name."""
         entry = self.current_model()
         family = engine_access.FAMILIES.get(entry.family) if entry else None
-        painting = self.mode() in ("inpaint", "outpaint")
+        painting = self.mode() in ("inpaint", "outpaint", "generate")
         return self.mode() == "edit" or (
             painting and family is not None and family.condition == "text"
         )

@@ -76,12 +76,14 @@ class Sampling:
 
 @dataclass(frozen=True, slots=True)
 class GenerateRequest:
-    """Class-conditional generation; one image per sample, seeds ``seed, seed+1, ...``."""
+    """Generation from a class (VAR) or a ``prompt`` (text families: Infinity); one image per
+    sample, seeds ``seed, seed+1, ...``."""
 
     model: ModelChoice
     class_label: int = UNCONDITIONAL_CLASS
     samples: int = 1
     sampling: Sampling = field(default_factory=_sampling("generate"))
+    prompt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from engine.api import (
     Sampling,
     ScaleProgress,
 )
-from engine.capabilities import task_defaults
+from engine.capabilities import FAMILIES, task_defaults
 from engine.runtime.cancel import UserFacingError
 
 
@@ -117,6 +117,38 @@ def model_choice(args: argparse.Namespace) -> ModelChoice:
 def chosen(args: argparse.Namespace, name: str, family_default):
     """``args.<name>`` if the user gave the flag, else the model family's default."""
     return getattr(args, name) if name in getattr(args, "given", ()) else family_default
+
+
+def add_text_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prompt", help="what to paint (text models: infinity-2b)")
+    parser.add_argument("--text-encoder", help="T5 folder: --vae/--var are then Infinity's")
+    parser.add_argument(
+        "--resolution", type=int, choices=(256, 512, 1024),
+        help="Infinity from files: the model's resolution (default 1024)",
+    )  # fmt: skip
+
+
+def text_model_choice(args: argparse.Namespace) -> tuple[ModelChoice, str | None]:
+    """The model and its family: ``--text-encoder`` with ``--vae``/``--var`` is an Infinity
+    set from disk; a text family (Infinity) needs ``--prompt``."""
+    from engine.cli.edit_instruction import patch_nums
+    from engine.store.catalogue import family_of
+
+    if args.text_encoder:
+        if not (args.vae and args.var):
+            raise UserFacingError("Give --vae and --var with --text-encoder (an Infinity set).")
+        choice = ModelChoice.from_files(
+            family="infinity", vae=args.vae, transformer=args.var,
+            text_encoder=args.text_encoder, device=args.device, dtype=args.dtype,
+            patch_nums=patch_nums(args.resolution),
+        )  # fmt: skip
+    else:
+        choice = model_choice(args)
+    family = family_of(choice)
+    info = FAMILIES.get(family or "")
+    if info is not None and info.condition == "text" and not (args.prompt or "").strip():
+        raise UserFacingError(f"{info.name} paints from a prompt: add --prompt TEXT.")
+    return choice, family
 
 
 def sampling(args: argparse.Namespace, family: str | None = None, task: str = "") -> Sampling:

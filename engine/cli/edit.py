@@ -8,19 +8,20 @@ import re
 import sys
 from dataclasses import dataclass
 
-from engine.api import InpaintRequest, ModelChoice, OutpaintRequest
-from engine.capabilities import FAMILIES, task_defaults
+from engine.api import InpaintRequest, OutpaintRequest
+from engine.capabilities import task_defaults
 from engine.cli.common import (
     Given,
     add_model_arguments,
     add_sampling_arguments,
+    add_text_model_arguments,
     chosen,
-    model_choice,
     plan_outputs,
     print_progress,
     run_blocking,
     sampling,
     save_variations,
+    text_model_choice,
 )
 from engine.runtime.cancel import UserFacingError
 
@@ -70,29 +71,6 @@ def _save(args: argparse.Namespace, loaded, result) -> None:
     )
 
 
-def _choice(args: argparse.Namespace) -> tuple[ModelChoice, str | None]:
-    """The model and its family: ``--text-encoder`` with ``--vae``/``--var`` is an Infinity
-    set from disk; a text family (Infinity) needs ``--prompt``."""
-    from engine.cli.edit_instruction import patch_nums
-    from engine.store.catalogue import family_of
-
-    if args.text_encoder:
-        if not (args.vae and args.var):
-            raise UserFacingError("Give --vae and --var with --text-encoder (an Infinity set).")
-        choice = ModelChoice.from_files(
-            family="infinity", vae=args.vae, transformer=args.var,
-            text_encoder=args.text_encoder, device=args.device, dtype=args.dtype,
-            patch_nums=patch_nums(args.resolution),
-        )  # fmt: skip
-    else:
-        choice = model_choice(args)
-    family = family_of(choice)
-    text = family is not None and FAMILIES[family].condition == "text"
-    if text and not (args.prompt or "").strip():
-        raise UserFacingError(f"{FAMILIES[family].name} paints from a prompt: add --prompt TEXT.")
-    return choice, family
-
-
 def _inpaint(args: argparse.Namespace) -> None:
     from engine.imaging.imageio import load_mask
 
@@ -105,7 +83,7 @@ def _inpaint(args: argparse.Namespace) -> None:
             f"{os.path.basename(args.mask)}: the mask is empty (no white or opaque pixel), "
             "so there is nothing to regenerate."
         )
-    choice, family = _choice(args)
+    choice, family = text_model_choice(args)
     defaults = task_defaults(family or "var", "inpaint")
     request = InpaintRequest(
         model=choice,
@@ -127,7 +105,7 @@ def _outpaint(args: argparse.Namespace) -> None:
     plan_outputs(args, *_inputs(args))
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
-    choice, family = _choice(args)
+    choice, family = text_model_choice(args)
     request = OutpaintRequest(
         model=choice,
         image=loaded.pixels,
@@ -176,12 +154,7 @@ def add_edit_parsers(commands) -> None:
             "--feather", type=int, default=task_defaults("var", name).feather_px, action=Given,
             help="seam feather (px)",
         )  # fmt: skip
-        parser.add_argument("--prompt", help="what to paint (text models: infinity-2b)")
-        parser.add_argument("--text-encoder", help="T5 folder: --vae/--var are then Infinity's")
-        parser.add_argument(
-            "--resolution", type=int, choices=(256, 512, 1024),
-            help="Infinity from files: the model's resolution (default 1024)",
-        )  # fmt: skip
+        add_text_model_arguments(parser)
         parser.add_argument("--no-color-match", action="store_true")
         parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
         parser.set_defaults(handler=handler)

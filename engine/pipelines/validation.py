@@ -87,7 +87,7 @@ def _image(image: object) -> None:
         raise UserFacingError("The image has no pixels.")
 
 
-def _prompt(request: InpaintRequest | OutpaintRequest) -> None:
+def _prompt(request: GenerateRequest | InpaintRequest | OutpaintRequest) -> None:
     """A text-conditioned family paints what the prompt says: without one, stop before the
     gigabytes are loaded."""
     prompt = request.prompt
@@ -114,6 +114,7 @@ def validate_request(request: Request) -> None:
         return
     _integer("The class", request.class_label, -1)
     if isinstance(request, GenerateRequest):
+        _prompt(request)
         return
     _image(request.image)
     _integer("The feather", request.feather_px, 0)

@@ -248,7 +248,7 @@ def _infinity_models() -> list[ModelSpec]:
         ModelSpec(
             id="infinity-2b",
             family="infinity",
-            title="Infinity-2B (text-guided in/out-painting, 1024 px)",
+            title="Infinity-2B (text-to-image, text-guided in/out-painting, 1024 px)",
             files=(
                 INFINITY_VAE_D32,
                 ModelFile(
@@ -258,7 +258,7 @@ def _infinity_models() -> list[ModelSpec]:
             ),
             license="MIT (weights); flan-t5-xl: Apache-2.0",
             resolution=1024,
-            tasks=("inpaint", "outpaint"),
+            tasks=("generate", "inpaint", "outpaint"),
             patch_nums=None,
             memory_gb=_infinity_memory(2.205e9, 32, 2048, 10521, 110.1e6, 2.0),
             notes=(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.engine_access import ModelEntry
-from app.requests import build_outpaint
+from app.requests import build_generate, build_outpaint
 from engine.api import ModelChoice
 from engine.capabilities import task_defaults
 from engine.imaging.masks import grow_mask
@@ -32,7 +32,7 @@ def infinity_entry(tmp_path_factory) -> ModelEntry:
         text_encoder=write_t5_folder(folder / "t5"),
         patch_nums=SQUARE_SIDES[:7],  # 256 px
     )
-    tasks = frozenset({"inpaint", "outpaint"})
+    tasks = frozenset({"inpaint", "outpaint", "generate"})
     return ModelEntry("tiny Infinity", choice, tasks, family="infinity")
 
 
@@ -63,7 +63,7 @@ def test_the_prompt_box_drives_text_guided_inpainting(make_window, qtbot, infini
     assert not np.array_equal(result[mask], image[mask])
 
 
-def test_outpaint_sends_the_prompt(make_window, qtbot, infinity_entry):
+def test_outpaint_and_generate_send_the_prompt(make_window, qtbot, infinity_entry):
     prompts = ScriptedPrompts()
     window = make_window(real_engine=True, models=[infinity_entry], prompts=prompts)
     panel = window.panel
@@ -74,6 +74,9 @@ def test_outpaint_sends_the_prompt(make_window, qtbot, infinity_entry):
     panel.instruction.setText("a stone wall")
     request = build_outpaint(panel.settings(reroll=False), image, 0, 40, 0, 0)
     assert request.prompt == "a stone wall" and request.model.family == "infinity"
+    panel.set_mode("generate")
+    assert panel.prompted() and window.jobs.blocker() is None
+    assert build_generate(panel.settings(reroll=False)).prompt == "a stone wall"
 
 
 def test_class_models_keep_the_class_picker(make_window):

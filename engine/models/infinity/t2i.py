@@ -23,7 +23,7 @@ from engine.models.infinity.transformer import InfinityTransformer
 from engine.runtime.cancel import UserFacingError
 from engine.samplers.hooks import TokenOverride
 
-NEEDS_PROMPT = "Infinity paints from a prompt: describe what should appear in the masked area."
+NEEDS_PROMPT = "Infinity paints from a prompt: describe what the picture should show."
 
 
 class InfinityModel(InfinityEditModel):

@@ -71,3 +71,17 @@ def test_flags_left_out_take_the_family_defaults_given_ones_win():
     )
     chosen = sampling(given, "infinity", "inpaint")
     assert (chosen.cfg, chosen.tau, chosen.top_p) == (3.0, 1.0, infinity.top_p)
+
+
+def test_generate_with_a_prompt_writes_the_reference_image(tmp_path, edit_files):
+    """Flags left out are Infinity's defaults (cfg 4, tau 0.5, top-p 0.97): the golden run."""
+    from tests.engine.infinity.recipes import PROMPT
+    from tests.engine.infinity.test_t2i_parity import GOLDEN, MAIN
+
+    out = tmp_path / "g.png"
+    argv = ["generate", "--prompt", PROMPT, "--seed", "42", "--out", str(out)]
+    assert main(argv + infinity_args(edit_files)) == 0
+    image = np.asarray(Image.open(out)).astype(np.int16)
+    golden = np.asarray(Image.open(GOLDEN / f"{MAIN}_output.png")).astype(np.int16)
+    diff = np.abs(image - golden)
+    assert diff.max() <= 1 and diff.any(axis=-1).mean() <= 0.005

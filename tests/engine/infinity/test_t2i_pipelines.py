@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from engine.api import InpaintRequest, ModelChoice, OutpaintRequest, Sampling
 from engine.capabilities import task_defaults
@@ -108,3 +109,18 @@ def test_outpaint_is_one_picture_with_the_photo_bit_exact(choice):
     assert len(ratios) >= 3
     assert max(ratios) <= SEAM_RATIO, sorted(ratios)[-5:]
     assert np.median(ratios) <= MEDIAN_RATIO
+
+
+def test_generate_from_a_prompt_is_the_reference_image(choice):
+    """Text-to-image through the generate pipeline: the official loop's PNG (±1 level)."""
+    from engine.api import GenerateRequest
+    from tests.engine.infinity.recipes import PROMPT
+    from tests.engine.infinity.test_t2i_parity import GOLDEN, MAIN
+
+    request = GenerateRequest(model=choice, prompt=PROMPT, sampling=SAMPLING)
+    assert (SAMPLING.cfg, SAMPLING.tau, SAMPLING.top_p, SAMPLING.seed) == (4.0, 0.5, 0.97, 0)
+    request = dataclasses.replace(request, sampling=dataclasses.replace(SAMPLING, seed=42))
+    (variation,) = run_blocking(request).variations
+    golden = np.asarray(Image.open(GOLDEN / f"{MAIN}_output.png")).astype(np.int16)
+    diff = np.abs(variation.image.astype(np.int16) - golden)
+    assert diff.max() <= 1 and diff.any(axis=-1).mean() <= 0.005
