@@ -7,6 +7,7 @@ engine's surface the GUI depends on is listed in ``__all__`` below, in one place
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from engine.api import (
     UpscaleRequest,
 )
 from engine.capabilities import FAMILIES, TASKS, TaskDefaults, task_defaults, why_not
-from engine.imaging import imageio, masks, saving
+from engine.imaging import imageio, masks, outputs, saving
 from engine.imaging.compositing import Window
 from engine.imaging.imageio import LoadedImage as Picture
 from engine.imaging.thumbnail import thumbnail
@@ -148,7 +149,9 @@ def save_image(
     overwrite: bool = False,
     source_path: str | Path | None = None,
 ) -> None:
-    """Write atomically; never replaces an existing file unless ``overwrite``."""
+    """Write atomically; never replaces an existing file unless ``overwrite``. Temporaries a
+    killed earlier session left in that folder are removed first (as the CLI does)."""
+    outputs.sweep_stale_temps(os.path.dirname(os.path.abspath(path)))
     saving.save_image(
         pixels,
         path,

@@ -1,4 +1,5 @@
-"""Opt-in speed/quality trade-offs on the demo model: time and PSNR/SSIM against the exact path.
+"""Opt-in speed/quality trade-offs (demo model or a released shape with random weights): time
+and PSNR/SSIM against the exact path.
 
 Each setting samples the same seeds as the exact path (class 0, cfg 1.5, top-k 900, top-p 0.96);
 its images are compared with the exact ones, and its total time with the exact total measured
@@ -26,6 +27,8 @@ SETTINGS = {
     "prune 30 %, 2 largest": {"prune_ratio": 0.3, "prune_scales": 2},
     "prune 50 %, 2 largest": {"prune_ratio": 0.5, "prune_scales": 2},
     "CFG off last 2 + prune 50 %": {"cfg_skip_last": 2, "prune_ratio": 0.5},
+    "KV budget 50 %": {"kv_budget": 0.5},
+    "KV budget 25 %": {"kv_budget": 0.25},
 }
 
 
@@ -52,13 +55,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--shape", default="demo", help="demo, or random weights: d16, d30, ...")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from engine.api import ModelChoice, Sampling
+    from benchmarks.__main__ import build
+    from engine.api import Sampling
     from engine.models.family import Condition
-    from engine.store.cache import ModelCache
 
-    model = ModelCache().get(ModelChoice(model_id="demo"))
+    model = build(args.shape, "cpu", "fp32")
     base = Sampling(cfg=1.5, top_k=900, top_p=0.96)
     times = {name: 0.0 for name in SETTINGS}
     images: dict[str, list[np.ndarray]] = {name: [] for name in SETTINGS}
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
                 best = min(best, time.perf_counter() - t0)
             times[name] += best
             images[name].append(image)
-    print(f"demo model, {args.seeds} seeds, class 0, cfg 1.5, best of {args.reps} per seed")
+    print(f"{args.shape} model, {args.seeds} seeds, class 0, cfg 1.5, best of {args.reps} per seed")
     print("| setting | time vs exact | PSNR dB vs exact | SSIM vs exact |")
     print("|---|---|---|---|")
     for name in SETTINGS:

@@ -77,7 +77,7 @@ class Family:
     speedups: frozenset[str] = frozenset()  # Sampling trade-off fields this family honours
 
 
-VAR_SPEEDUPS = frozenset({"cfg_skip_last", "prune_ratio", "prune_scales"})
+VAR_SPEEDUPS = frozenset({"cfg_skip_last", "prune_ratio", "prune_scales", "kv_budget"})
 
 FAMILIES: dict[str, Family] = {
     "var": Family("VAR", frozenset(VAR_DEFAULTS), VAR_DEFAULTS, "class", speedups=VAR_SPEEDUPS),

@@ -2,8 +2,10 @@
 
 Torch-free data, so the GUI and the command line can show a plan before anything is loaded.
 A :class:`MemoryStrategy` changes *where and in which precision* weights and caches live; only
-``int8_blocks`` and ``kv_budget`` change the numbers the model computes (both are named in the
-plan the user sees), every other field keeps the outputs of the resident path bit for bit.
+``int8_blocks`` changes the numbers the model computes (it is named in the plan the user sees),
+every other field keeps the outputs of the resident path bit for bit. The ScaleKV-style KV budget
+is a sampling setting (``Sampling.kv_budget``, beside the other opt-in trade-offs); the planner
+takes it as an input.
 """
 
 from __future__ import annotations
@@ -20,18 +22,15 @@ class MemoryStrategy:
     int8_blocks: bool = False  # transformer blocks' linear weights int8, per-output-channel scales
     stream_blocks: bool = False  # blocks kept in (pinned) host RAM, copied in one ahead of use
     text_encoder: str = "device"  # "device" | "cpu" (encode on the CPU) | "release" (free after)
-    kv_budget: float | None = None  # ScaleKV-style share of the KV cache kept on large scales
 
     def __post_init__(self) -> None:
         if self.text_encoder not in TEXT_PLACEMENTS:
             raise ValueError(f"text_encoder must be one of {TEXT_PLACEMENTS}")
-        if self.kv_budget is not None and not 0 < self.kv_budget <= 1:
-            raise ValueError("kv_budget is a fraction in (0, 1]")
 
     @property
     def exact(self) -> bool:
         """True when outputs equal the resident path's (same precision, same bits)."""
-        return not self.int8_blocks and self.kv_budget is None
+        return not self.int8_blocks
 
     def describe(self) -> str:
         """A few words for the user: "bf16 resident", "int8 blocks, T5 on the CPU"."""
@@ -44,8 +43,6 @@ class MemoryStrategy:
             parts.append("T5 on the CPU")
         elif self.text_encoder == "release":
             parts.append("T5 freed after encoding")
-        if self.kv_budget is not None:
-            parts.append(f"KV budget {self.kv_budget:.0%}")
         return ", ".join(parts) or "all resident"
 
 

@@ -43,12 +43,15 @@ class ModelChoice:
     dtype: str = "fp32"  # fp32 | bf16 | fp16
     patch_nums: tuple[int, ...] | None = None
     memory: MemoryStrategy | None = None  # None: the planner picks one from free memory
+    compile: bool = False  # torch.compile the transformer blocks (see engine.models.compiled)
 
     @classmethod
     def from_files(cls, family: str = "var", **kwargs: object) -> ModelChoice:
         """``ModelChoice.from_files(vae=..., transformer=..., device="cpu")``: roles as keywords."""
         fields = {
-            k: kwargs.pop(k) for k in ("device", "dtype", "patch_nums", "memory") if k in kwargs
+            k: kwargs.pop(k)
+            for k in ("device", "dtype", "patch_nums", "memory", "compile")
+            if k in kwargs
         }
         files = tuple(sorted((role, str(path)) for role, path in kwargs.items()))
         return cls(files=files, family=family, **fields)
@@ -72,6 +75,7 @@ class Sampling:
     cfg_skip_last: int = 0  # run the last N scales without the unconditional half (SkipVAR)
     prune_ratio: float = 0.0  # FastVAR: fraction of tokens skipped per block on the largest scales
     prune_scales: int = 2  # how many of the largest scales prune_ratio applies to
+    kv_budget: float | None = None  # ScaleKV: share of the KV cache kept on the large scales
 
 
 @dataclass(frozen=True, slots=True)

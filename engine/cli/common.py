@@ -77,6 +77,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--var", help="VAR transformer checkpoint file")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"))
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the blocks (pays on some GPUs only)"
+    )
 
 
 class Given(argparse.Action):
@@ -102,6 +105,30 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     )  # fmt: skip
     parser.add_argument("--smooth", action="store_true", help="Gumbel-smoothed sampling")
     parser.add_argument("--samples", type=int, default=1)
+    faster = parser.add_argument_group(
+        "faster, approximate (off by default; measured in benchmarks/RESULTS.md)"
+    )
+    faster.add_argument(
+        "--cfg-skip-last",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the last N scales without guidance (SkipVAR)",
+    )
+    faster.add_argument(
+        "--prune",
+        type=float,
+        default=0.0,
+        metavar="RATIO",
+        help="skip this share of tokens in the 2 largest scales (FastVAR)",
+    )
+    faster.add_argument(
+        "--kv-budget",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="keep this share of the KV cache on the large scales (ScaleKV)",
+    )
 
 
 def model_choice(args: argparse.Namespace) -> ModelChoice:
@@ -109,9 +136,15 @@ def model_choice(args: argparse.Namespace) -> ModelChoice:
         raise UserFacingError("Give both --vae and --var, or use --model.")
     if args.vae:
         return ModelChoice.from_files(
-            vae=args.vae, transformer=args.var, device=args.device, dtype=args.dtype
+            vae=args.vae,
+            transformer=args.var,
+            device=args.device,
+            dtype=args.dtype,
+            compile=args.compile,
         )
-    return ModelChoice(model_id=args.model, device=args.device, dtype=args.dtype)
+    return ModelChoice(
+        model_id=args.model, device=args.device, dtype=args.dtype, compile=args.compile
+    )
 
 
 def chosen(args: argparse.Namespace, name: str, family_default):
@@ -140,7 +173,7 @@ def text_model_choice(args: argparse.Namespace) -> tuple[ModelChoice, str | None
         choice = ModelChoice.from_files(
             family="infinity", vae=args.vae, transformer=args.var,
             text_encoder=args.text_encoder, device=args.device, dtype=args.dtype,
-            patch_nums=patch_nums(args.resolution),
+            patch_nums=patch_nums(args.resolution), compile=args.compile,
         )  # fmt: skip
     else:
         choice = model_choice(args)
@@ -157,7 +190,14 @@ def sampling(args: argparse.Namespace, family: str | None = None, task: str = ""
     if family is not None:
         defaults = task_defaults(family, task).sampling.as_kwargs()
         values = {name: chosen(args, name, defaults[name]) for name in values}
-    return Sampling(**values, smooth=args.smooth, seed=args.seed)
+    return Sampling(
+        **values,
+        smooth=args.smooth,
+        seed=args.seed,
+        cfg_skip_last=args.cfg_skip_last,
+        prune_ratio=args.prune,
+        kv_budget=args.kv_budget,
+    )
 
 
 def plan_outputs(args: argparse.Namespace, *inputs: str) -> list[str]:

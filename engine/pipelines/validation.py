@@ -56,6 +56,21 @@ def validate_sampling(sampling: Sampling) -> None:
     if tau <= 0:
         raise UserFacingError(f"Temperature (tau) must be more than 0 (got {tau:g}).")
     _integer("The seed", sampling.seed, 0, MAX_SEED)
+    _trade_offs(sampling)
+
+
+def _trade_offs(sampling: Sampling) -> None:
+    _integer("Scales without guidance", sampling.cfg_skip_last, 0)
+    prune = _number("The pruning ratio", sampling.prune_ratio)
+    if not 0.0 <= prune < 1.0:
+        raise UserFacingError(f"The pruning ratio must be from 0 up to 1 (got {prune:g}).")
+    _integer("Pruned scales", sampling.prune_scales, 0)
+    if sampling.kv_budget is not None:
+        budget = _number("The KV-cache budget", sampling.kv_budget)
+        if not 0.0 < budget <= 1.0:
+            raise UserFacingError(
+                f"The KV-cache budget must be above 0 and at most 1 (got {budget:g})."
+            )
 
 
 def _mask(mask: object, image: object) -> None:

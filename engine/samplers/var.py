@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.models.kv_budget import KVBudget
 from engine.models.var.pruning import TokenPruning
 from engine.models.var.quant import MultiScaleQuantizer
 from engine.models.var.transformer import VAR
@@ -61,6 +62,7 @@ def sample_scales(
     cfg_skip_last: int = 0,
     prune_ratio: float = 0.0,
     prune_scales: int = 2,
+    kv_budget: float | None = None,
 ) -> SampleOutput:
     """Run the coarse-to-fine loop; ``labels_B`` may hold the null class (``num_classes``).
 
@@ -73,7 +75,8 @@ def sample_scales(
     reference's, which is what the token-for-token parity tests check.
     Opt-in approximations (defaults off): ``cfg_skip_last`` runs the last N scales on the
     conditional half only; ``prune_ratio`` > 0 prunes that fraction of tokens in every block of
-    the ``prune_scales`` largest scales (see ``engine.models.var.pruning``).
+    the ``prune_scales`` largest scales (see ``engine.models.var.pruning``); ``kv_budget``
+    keeps that share of each layer's KV cache on the large scales (``engine.models.kv_budget``).
     """
     patch_nums: Sequence[int] = var.cfg.patch_nums
     num_scales = len(patch_nums)
@@ -89,7 +92,9 @@ def sample_scales(
     fed_ids: list[torch.Tensor] = []
     cur_L = 0
     pruning = TokenPruning(1.0 - prune_ratio) if prune_ratio > 0 else None
-    with var.kv_cache(capacity=var.cfg.seq_len):
+    tokens = [pn * pn for pn in patch_nums]
+    budget = None if kv_budget is None else KVBudget(kv_budget, tokens)
+    with var.kv_cache(capacity=sum(tokens[:-1]), budget=budget):
         for si, pn in enumerate(patch_nums):
             if check_cancelled is not None:
                 check_cancelled()
@@ -100,6 +105,8 @@ def sample_scales(
                 var.keep_cache_rows(B)
             if pruning is not None:
                 pruning.set_scale((pn, pn), si >= num_scales - prune_scales)
+            if budget is not None:
+                budget.set_scale(si, (pn, pn))
             both = var.run_blocks(token_map, cond_BD, pruning=pruning)
             cond, uncond = (both, both) if one_half else (both[:B], both[B:])
             logits = guide(cond, uncond, cfg_strength(cfg, si, num_scales))

@@ -30,7 +30,7 @@ class ModelCache:
     def get(self, choice: ModelChoice, progress: Progress | None = None) -> FamilyModel:
         family, files, patch_nums = resolve_choice(choice)
         paths = tuple(sorted((role, os.path.realpath(path)) for role, path in files.items()))
-        key = (family, paths, choice.device, choice.dtype, patch_nums)
+        key = (family, paths, choice.device, choice.dtype, patch_nums, choice.compile)
         with self._lock:
             if key in self._models:
                 self._models.move_to_end(key)
@@ -38,7 +38,9 @@ class ModelCache:
             while len(self._models) >= self.capacity:
                 self._models.popitem(last=False)
                 _release_memory()
-        model = load_family(family, files, choice.device, choice.dtype, patch_nums, progress)
+        model = load_family(
+            family, files, choice.device, choice.dtype, patch_nums, progress, choice.compile
+        )
         with self._lock:
             self._models[key] = model
         return model

@@ -7,10 +7,11 @@ its files by role; the model cache calls it, pipelines never do.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 
+from engine.models.compiled import compile_blocks
 from engine.models.family import FamilyModel
 from engine.models.infinity.config import SQUARE_SIDES
 from engine.models.infinity.t2i import InfinityModel
@@ -121,6 +122,16 @@ FAMILY_LOADERS: dict[str, FamilyLoader] = {
 }
 
 
+# Where each family keeps its repeated transformer blocks (what ``compile`` compiles).
+FAMILY_BLOCKS: dict[str, Callable[[FamilyModel], Iterable[torch.nn.Module]]] = {
+    "var": lambda model: model.var.blocks,
+    "demo": lambda model: model.var.blocks,
+    "varedit": lambda model: model.transformer.blocks(),
+    "infinity": lambda model: model.transformer.blocks(),
+    "varsr": lambda model: model.models.transformer.blocks,
+}
+
+
 def load_family(
     family: str,
     files: Mapping[str, str],
@@ -128,8 +139,15 @@ def load_family(
     dtype: str = "fp32",
     patch_nums: tuple[int, ...] | None = None,
     progress: Progress | None = None,
+    compile: bool = False,
 ) -> FamilyModel:
     loader = FAMILY_LOADERS.get(family)
     if loader is None:
         raise UserFacingError(f"Finescale cannot run {family} models yet.")
-    return loader(files, device, dtype, patch_nums, progress)
+    model = loader(files, device, dtype, patch_nums, progress)
+    if compile:
+        blocks = FAMILY_BLOCKS.get(family)
+        if blocks is None:
+            raise UserFacingError(f"Compiling is not available for {family} models.")
+        compile_blocks(blocks(model))
+    return model

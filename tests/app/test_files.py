@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +182,19 @@ def test_file_menu_opens_the_bundled_sample_photo(make_window, qtbot):
         sample.trigger()
     assert window.document.size == (451, 300)
     assert window.document.image.std() > 20
+
+
+def test_saving_removes_what_a_killed_session_left_in_that_folder(make_window, qtbot, photo):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is free: the process that wrote this temporary is gone
+    stale = photo.with_name(f".photo_edited.png.{dead.pid}-0123abcd.part")
+    stale.write_bytes(b"half a png")
+    prompts = ScriptedPrompts()
+    window = make_window(prompts=prompts)
+    open_and_wait(window, qtbot, photo)
+    window.document.fill_rect((5, 5), (20, 20), True)
+    prompts.save_answer = str(photo.with_name("photo_edited.png"))
+    with qtbot.waitSignal(window.files.io.saved, timeout=10_000):
+        window.save_action.trigger()
+    assert not stale.exists()
+    assert photo.with_name("photo_edited.png").is_file()

@@ -39,6 +39,9 @@ MASK = np.ones((8, 8), bool)
         (["--top-k", "-1"], "Top-k must be at least 0 (got -1)."),
         (["--samples", "0"], "The number of samples must be between 1 and 64 (got 0)."),
         (["--seed", "-1"], "The seed must be between 0 and"),
+        (["--kv-budget", "0"], "The KV-cache budget must be above 0 and at most 1 (got 0)."),
+        (["--prune", "1"], "The pruning ratio must be from 0 up to 1 (got 1)."),
+        (["--cfg-skip-last", "-1"], "Scales without guidance must be at least 0 (got -1)."),
     ],
 )
 def test_cli_refuses_bad_numbers_plainly(tmp_path, capsys, flags, message):

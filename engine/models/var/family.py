@@ -91,6 +91,7 @@ class VarModel:
             check_cancelled=check_cancelled,
             cfg_skip_last=sampling.cfg_skip_last,
             prune_ratio=sampling.prune_ratio,
+            kv_budget=sampling.kv_budget,
             prune_scales=sampling.prune_scales,
         )
         return Sampled(latent=output.f_hat, tokens=output.ids)
