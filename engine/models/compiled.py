@@ -3,8 +3,9 @@
 Why opt-in: on this project's CPU it does not pay (benchmarks/compile.py, demo model: the first
 image waits 93 s for compilation, 4.6 s with inductor's disk cache warm, and later images take
 1.06x the eager time: every scale has its own shapes and the blocks are already single matmul
-kernels); on a GPU fused kernels may pay, and the benchmark records that with the device name. Graphs are specialised per shape (``dynamic=False``): one per scale,
-so the cache limit is raised to hold them all. CUDA graphs ("reduce-overhead") are not used: the
+kernels); on a GPU fused kernels may pay, and the benchmark records that with the device name.
+Graphs are specialised per shape (``dynamic=False``): one per scale, so the cache limit is raised
+to hold them all. CUDA graphs ("reduce-overhead") are not used: the
 KV cache is written in place between calls, which they would have to capture.
 """
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
-from app.autosave import autosave_path, read_autosave
+from app.autosave import autosave_path, base_path, read_autosave, write_npz_atomically
 from tests.app.helpers import ScriptedPrompts, gradient_image
 
 
@@ -45,7 +47,7 @@ def test_autosave_then_crash_offers_restore_and_restores(make_window, qtbot, dat
     np.testing.assert_array_equal(window.document.image, edited)
 
     assert window.close()  # clean exit (scripted: discard)
-    assert not path.exists()
+    assert not path.exists() and not base_path(data_dir).exists()
     crashed.deleteLater()
 
 
@@ -64,7 +66,7 @@ def test_history_keeps_the_redo_side_and_drops_the_oldest_over_budget(make_windo
 
     commands = [doc.undo_stack.command(i) for i in range(doc.undo_stack.count())]
     newest_three = sum(a.nbytes for c in commands[2:] for a in _arrays(c))
-    kept = capture(doc, budget=newest_three)  # the result and the last 2 strokes fit
+    kept = capture(doc, budget=newest_three).saved  # the result and the last 2 strokes fit
     assert [c["kind"] for c in kept.meta["commands"]] == ["mask", "mask", "image"]
     assert kept.meta["index"] == 2
 
@@ -117,7 +119,7 @@ def test_declining_restore_deletes_the_autosave(make_window, qtbot, data_dir):
     prompts.restore_answer = False
     window = make_window(prompts=prompts)
     assert not window.offer_restore()
-    assert not path.exists()
+    assert not path.exists() and not base_path(data_dir).exists()
     assert not window.document.has_image
     crashed.deleteLater()
 
@@ -145,3 +147,37 @@ def test_saving_removes_the_autosave(make_window, qtbot, data_dir, tmp_path):
     with qtbot.waitSignal(window.files.io.saved, timeout=10_000):
         window.save_action.trigger()
     qtbot.waitUntil(lambda: not path.exists(), timeout=5_000)
+    window.autosaver.wait()
+    assert not base_path(data_dir).exists()
+
+
+def test_a_restore_without_its_history_says_so(make_window, qtbot, data_dir):
+    crashed = make_window(autosave_delay_ms=20, register=False)
+    image = gradient_image(64, 48)
+    crashed.document.load(image)
+    crashed.document.fill_rect((1, 1), (9, 9), True)
+    path = autosave_path(data_dir)
+    qtbot.waitUntil(path.is_file, timeout=5_000)
+    crashed.autosaver.wait()
+    crashed.autosaver._timer.stop()
+    crashed.hide()
+    base_token = _meta(base_path(data_dir))["token"]
+    with np.load(path) as data:  # the crash hit between a new base and its delta
+        arrays = {name: data[name] for name in data.files}
+    arrays["meta"] = np.array(json.dumps({**_meta(path), "base": base_token[::-1]}))
+    write_npz_atomically(path, **arrays)
+
+    prompts = ScriptedPrompts()
+    window = make_window(prompts=prompts)
+    assert window.offer_restore()
+    assert "earlier state" in prompts.asked[-1][1]
+    np.testing.assert_array_equal(window.document.image, image)
+    assert not window.document.mask.any() and window.document.undo_stack.count() == 0
+    message = window.statusBar().currentMessage()
+    assert "undo history could not be used" in message and "with its undo" not in message
+    crashed.deleteLater()
+
+
+def _meta(path) -> dict:
+    with np.load(path) as data:
+        return json.loads(str(data["meta"]))
