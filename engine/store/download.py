@@ -277,7 +277,8 @@ def download_model(
     missing = missing_files(spec)
     if not missing:
         return resolve_files(spec)
-    if hub_offline():
+    fetch = _to_fetch(missing)  # empty when only files built from cached sources are missing
+    if fetch and hub_offline():
         names = ", ".join(f.filename for f in missing)
         raise UserFacingError(
             f"offline: HF_HUB_OFFLINE is set and {spec.title} is missing {names}; "
@@ -286,7 +287,7 @@ def download_model(
     present_bytes = sum(f.size_bytes for f in spec.files if f not in missing)
     meter = Meter(spec, spec.download_bytes, present_bytes, progress)
     built = [f for f in missing if f.built_from]
-    remotes = _look_up(spec, _to_fetch(missing), meter, token, endpoint)
+    remotes = _look_up(spec, fetch, meter, token, endpoint)
 
     # Exact sizes are known now: recount the totals and check the disk before writing anything.
     storage_sizes = []

@@ -129,3 +129,24 @@ def test_shards_that_are_not_a_t5_encoder_are_refused(tmp_path):
     with pytest.raises(UserFacingError, match="x.safetensors: not the weights of a T5 encoder"):
         write_encoder([tmp_path / "x.safetensors"], tmp_path / "out.safetensors")
     assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_shards_already_in_the_cache_are_built_offline(hub, monkeypatch):
+    """An install from before the encoder-only rule (full shards in the hub cache, no encoder
+    file): "download" builds the encoder from them without touching the network."""
+    from dataclasses import replace
+
+    from engine.store.registry import T5_SHARDS
+
+    spec = released_model("infinity-2b")
+    shards_only = replace(spec, id="shards", files=T5_SHARDS)
+    download.download_model(shards_only, None, CancelToken())  # the old layout: shards cached
+    rest = replace(spec, files=tuple(f for f in spec.files if f is not T5_ENCODER))
+    download.download_model(rest, None, CancelToken())
+    assert installed.missing_files(spec) == [T5_ENCODER]
+    before = len(hub.requests)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    paths = download.download_model(spec, None, CancelToken())
+    assert len(hub.requests) == before, "nothing asked of the hub"
+    assert installed.status(spec) == "installed" and Path(paths[T5_ENCODER.role]).is_file()
+    assert all(installed.hub_cached_path(shard) is None for shard in T5_SHARDS)
