@@ -204,6 +204,7 @@ class ModelRow:
     size_bytes: int
     size_is_estimate: bool
     disk_bytes: int
+    download_bytes: int  # more than size_bytes when files are built after download (T5)
     tasks: tuple[str, ...]
     license: str
     memory_gb: float | None
@@ -280,6 +281,7 @@ def model_rows(device: str = RUN_DEVICE, dtype: str = RUN_DTYPE) -> list[ModelRo
             size_bytes=spec.total_bytes,
             size_is_estimate=spec.size_is_estimate,
             disk_bytes=installed.disk_usage(spec),
+            download_bytes=spec.download_bytes,
             tasks=tuple(spec.tasks),
             license=spec.license,
             memory_gb=registry.memory_estimate_gb(spec, kind, dtype),

@@ -102,6 +102,7 @@ class JobController(QObject):
         panel.mode_changed.connect(lambda _m: self.request_estimate())
         panel.upscale_factor.currentIndexChanged.connect(lambda _i: self.request_estimate())
         panel.model_combo.currentIndexChanged.connect(lambda _i: self.request_estimate())
+        panel.model_combo.currentIndexChanged.connect(lambda _i: self.update_blocker())
         document.image_replaced.connect(self.request_estimate)
         bridge.job_event.connect(self._on_background_event)
         panel.instruction.textChanged.connect(lambda _t: self.update_blocker())
@@ -141,6 +142,8 @@ class JobController(QObject):
             return "Open an image first: File ▸ Open, or drop one onto the window."
         if mode == "edit" and not self._panel.instruction.text().strip():
             return "Type an instruction first, e.g. 'make the sky stormy'."
+        if self._panel.prompted() and not self._panel.instruction.text().strip():
+            return "Type what to paint first, e.g. 'a wooden bench in the grass'."
         if mode == "edit" and self._panel.limit_to_mask.isChecked() and not self._has_mask():
             return "Paint the area to change, or untick Limit to mask."
         if mode == "inpaint" and not self._has_mask():

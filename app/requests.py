@@ -68,6 +68,7 @@ def build_inpaint(settings: JobSettings, image: np.ndarray, mask: np.ndarray) ->
         sampling=settings.sampling,
         grow_px=settings.grow_px,
         feather_px=settings.feather_px,
+        prompt=settings.instruction or None,  # a text family's prompt; class models ignore it
     )
 
 
@@ -85,6 +86,7 @@ def build_outpaint(
         samples=settings.samples,
         sampling=settings.sampling,
         feather_px=settings.feather_px,
+        prompt=settings.instruction or None,
     )
 
 
@@ -124,6 +126,7 @@ def build_generate(settings: JobSettings) -> GenerateRequest:
         class_label=settings.class_label,
         samples=settings.samples,
         sampling=settings.sampling,
+        prompt=settings.instruction or None,
     )
 
 

@@ -57,6 +57,14 @@ VAREDIT_DEFAULTS: dict[str, TaskDefaults] = {
 }
 
 
+# Infinity's inference script (scripts/infer.sh: cfg 4, tau 0.5) with run_infinity.gen_one_img's
+# top-k 900 / top-p 0.97; the masks grow and feather as for VAREdit's masked edits.
+INFINITY_DEFAULTS: dict[str, TaskDefaults] = {
+    task: TaskDefaults(SamplingDefaults(cfg=4.0, top_p=0.97, tau=0.5), grow_px=8, feather_px=8)
+    for task in ("inpaint", "outpaint", "generate")
+}
+
+
 @dataclass(frozen=True)
 class Family:
     """A model family: the tasks it runs here and what it is conditioned on."""
@@ -88,7 +96,7 @@ FAMILIES: dict[str, Family] = {
         {"upscale": TaskDefaults(SamplingDefaults(cfg=6.0, top_k=1, top_p=0.75))},
         "image",
     ),
-    "infinity": Family("Infinity", frozenset(), {}, "text", runnable=False),
+    "infinity": Family("Infinity", frozenset(INFINITY_DEFAULTS), INFINITY_DEFAULTS, "text"),
     "varedit": Family("VAREdit", frozenset(VAREDIT_DEFAULTS), VAREDIT_DEFAULTS, "text"),
 }
 

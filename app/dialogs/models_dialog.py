@@ -229,7 +229,7 @@ class ModelsDialog(QDialog):
             TITLE: row.title,
             FAMILY: row.family,
             STATUS: row.status,
-            SIZE: approx + format_bytes(row.size_bytes),
+            SIZE: approx + format_bytes(row.size_bytes) + _download_note(row, approx),
             DISK: format_bytes(row.disk_bytes) if row.disk_bytes else "—",
             TASKS: ", ".join(row.tasks),
             LICENCE: row.license,
@@ -488,3 +488,11 @@ class ModelsDialog(QDialog):
             self._on_import_finished([], "cancelled", "Import cancelled.", "")
         elif outcome == "failed":
             self._on_import_finished([], "failed", *job_failure(event))
+
+
+def _download_note(row: ModelRow, approx: str) -> str:
+    """What the download costs when it is more than what stays on disk (flan-t5-xl's shards
+    are fetched, only its encoder is kept)."""
+    if row.download_bytes <= row.size_bytes:
+        return ""
+    return f" ({approx}{format_bytes(row.download_bytes)} to download)"

@@ -205,6 +205,8 @@ class GeneratePanel(QWidget):
         self.model_combo.blockSignals(False)
         self._show_model_page(0 if self._models else 1)
         self._update_modes()
+        if self.current_model() != previous:  # signals were blocked: as _on_model_changed
+            self.apply_task_defaults()
 
     def _show_model_page(self, index: int) -> None:
         """Only the visible page counts for the height, so the picker row stays compact."""
@@ -245,6 +247,16 @@ class GeneratePanel(QWidget):
             hint = self._suggestions.setdefault(mode, engine_access.suggest_model(mode))
             reason = f"{reason} {hint}" if hint else reason
         return reason
+
+    def prompted(self) -> bool:
+        """Whether the prompt box is a text prompt for this mode and model (an instruction
+        edit, or in/out-painting with a text family such as Infinity), not a class name."""
+        entry = self.current_model()
+        family = engine_access.FAMILIES.get(entry.family) if entry else None
+        painting = self.mode() in ("inpaint", "outpaint", "generate")
+        return self.mode() == "edit" or (
+            painting and family is not None and family.condition == "text"
+        )
 
     def apply_task_defaults(self) -> None:
         """The sampler settings the capability table gives this model family and mode."""
@@ -317,15 +329,17 @@ class GeneratePanel(QWidget):
         self.generate_button.setText(BUTTON_TEXT.get(mode, "Generate"))
         self.generate_button.setEnabled(not self._busy and reason is None)
         self.generate_button.setToolTip(reason or "Run (Enter in the prompt box)")
-        editing = mode == "edit"
+        editing, prompted = mode == "edit", self.prompted()
         self.instruction.setPlaceholderText(
             "Describe the change, e.g. 'make it winter'"
             if editing
+            else "Describe what to paint, e.g. 'a wooden bench in the grass'"
+            if prompted
             else "What goes there, e.g. 'golden retriever' or 207"
         )
-        self.class_picker.setEnabled(not editing)
-        self.tau.setVisible(editing)
-        self.tau_label.setVisible(editing)
+        self.class_picker.setEnabled(not prompted)
+        self.tau.setVisible(prompted)
+        self.tau_label.setVisible(prompted)
         self.limit_to_mask.setVisible(editing)
         upscaling = mode == "upscale"
         for widget in (self.instruction, self.class_picker):  # an upscale takes no prompt
@@ -351,7 +365,7 @@ class GeneratePanel(QWidget):
 
     def _on_instruction_edited(self, text: str) -> None:
         """For VAR models a typed class name or number also picks the class."""
-        if self.mode() == "edit" or not text.strip():
+        if self.prompted() or not text.strip():
             return
         label = parse_class(text)
         if label is not None:

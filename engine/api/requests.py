@@ -80,12 +80,14 @@ class Sampling:
 
 @dataclass(frozen=True, slots=True)
 class GenerateRequest:
-    """Class-conditional generation; one image per sample, seeds ``seed, seed+1, ...``."""
+    """Generation from a class (VAR) or a ``prompt`` (text families: Infinity); one image per
+    sample, seeds ``seed, seed+1, ...``."""
 
     model: ModelChoice
     class_label: int = UNCONDITIONAL_CLASS
     samples: int = 1
     sampling: Sampling = field(default_factory=_sampling("generate"))
+    prompt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ class InpaintRequest:
     keep_scales: int = 0
     base_tokens: tuple[np.ndarray, ...] | None = None
     token_rule: str = "strict"  # or "reference": VAR notebook's bilinear > 0.5 per scale
+    prompt: str | None = None  # what to paint, for a text family (Infinity); class models ignore it
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ class OutpaintRequest:
     sampling: Sampling = field(default_factory=_sampling("outpaint"))
     feather_px: int = _feather("outpaint")
     color_match: bool = True
+    prompt: str | None = None  # what the new area shows, for a text family (Infinity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from engine.api import (
     Sampling,
     ScaleProgress,
 )
-from engine.capabilities import task_defaults
+from engine.capabilities import FAMILIES, task_defaults
 from engine.runtime.cancel import UserFacingError
 
 
@@ -82,13 +82,27 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class Given(argparse.Action):
+    """Store the value and note that the user gave it: a model family's own defaults (from
+    the capability table) fill only the settings left out."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = {*getattr(namespace, "given", ()), self.dest}
+
+
 def add_sampling_arguments(parser: argparse.ArgumentParser, task: str) -> None:
-    """Sampler flags whose defaults are the capability table's for ``task``."""
+    """Sampler flags whose defaults are the capability table's for ``task`` (VAR's in the
+    help; :func:`sampling` swaps in the chosen model family's for flags not given)."""
     defaults = task_defaults("var", task).sampling
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cfg", type=float, default=defaults.cfg)
-    parser.add_argument("--top-k", type=int, default=defaults.top_k)
-    parser.add_argument("--top-p", type=float, default=defaults.top_p)
+    parser.add_argument("--cfg", type=float, default=defaults.cfg, action=Given)
+    parser.add_argument("--top-k", type=int, default=defaults.top_k, action=Given)
+    parser.add_argument("--top-p", type=float, default=defaults.top_p, action=Given)
+    parser.add_argument(
+        "--tau", type=float, default=defaults.tau, action=Given,
+        help="temperature (bitwise models: Infinity)",
+    )  # fmt: skip
     parser.add_argument("--smooth", action="store_true", help="Gumbel-smoothed sampling")
     parser.add_argument("--samples", type=int, default=1)
     faster = parser.add_argument_group(
@@ -133,11 +147,51 @@ def model_choice(args: argparse.Namespace) -> ModelChoice:
     )
 
 
-def sampling(args: argparse.Namespace) -> Sampling:
+def chosen(args: argparse.Namespace, name: str, family_default):
+    """``args.<name>`` if the user gave the flag, else the model family's default."""
+    return getattr(args, name) if name in getattr(args, "given", ()) else family_default
+
+
+def add_text_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prompt", help="what to paint (text models: infinity-2b)")
+    parser.add_argument("--text-encoder", help="T5 folder: --vae/--var are then Infinity's")
+    parser.add_argument(
+        "--resolution", type=int, choices=(256, 512, 1024),
+        help="Infinity from files: the model's resolution (default 1024)",
+    )  # fmt: skip
+
+
+def text_model_choice(args: argparse.Namespace) -> tuple[ModelChoice, str | None]:
+    """The model and its family: ``--text-encoder`` with ``--vae``/``--var`` is an Infinity
+    set from disk; a text family (Infinity) needs ``--prompt``."""
+    from engine.cli.edit_instruction import patch_nums
+    from engine.store.catalogue import family_of
+
+    if args.text_encoder:
+        if not (args.vae and args.var):
+            raise UserFacingError("Give --vae and --var with --text-encoder (an Infinity set).")
+        choice = ModelChoice.from_files(
+            family="infinity", vae=args.vae, transformer=args.var,
+            text_encoder=args.text_encoder, device=args.device, dtype=args.dtype,
+            patch_nums=patch_nums(args.resolution), compile=args.compile,
+        )  # fmt: skip
+    else:
+        choice = model_choice(args)
+    family = family_of(choice)
+    info = FAMILIES.get(family or "")
+    if info is not None and info.condition == "text" and not (args.prompt or "").strip():
+        raise UserFacingError(f"{info.name} paints from a prompt: add --prompt TEXT.")
+    return choice, family
+
+
+def sampling(args: argparse.Namespace, family: str | None = None, task: str = "") -> Sampling:
+    """The sampler flags; with ``family`` and ``task``, its defaults for the flags not given."""
+    values = {"cfg": args.cfg, "top_k": args.top_k, "top_p": args.top_p, "tau": args.tau}
+    if family is not None:
+        defaults = task_defaults(family, task).sampling.as_kwargs()
+        values = {name: chosen(args, name, defaults[name]) for name in values}
     return Sampling(
-        cfg=args.cfg,
-        top_k=args.top_k,
-        top_p=args.top_p,
+        **values,
         smooth=args.smooth,
         seed=args.seed,
         cfg_skip_last=args.cfg_skip_last,

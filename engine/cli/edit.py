@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from engine.api import InpaintRequest, OutpaintRequest
 from engine.capabilities import task_defaults
 from engine.cli.common import (
+    Given,
     add_model_arguments,
     add_sampling_arguments,
-    model_choice,
+    add_text_model_arguments,
+    chosen,
     plan_outputs,
     print_progress,
     run_blocking,
     sampling,
     save_variations,
+    text_model_choice,
 )
 from engine.runtime.cancel import UserFacingError
 
@@ -80,17 +83,20 @@ def _inpaint(args: argparse.Namespace) -> None:
             f"{os.path.basename(args.mask)}: the mask is empty (no white or opaque pixel), "
             "so there is nothing to regenerate."
         )
+    choice, family = text_model_choice(args)
+    defaults = task_defaults(family or "var", "inpaint")
     request = InpaintRequest(
-        model=model_choice(args),
+        model=choice,
         image=loaded.pixels,
         mask=mask,
         class_label=args.class_label,
         samples=args.samples,
-        sampling=sampling(args),
-        grow_px=args.grow,
-        feather_px=args.feather,
+        sampling=sampling(args, family, "inpaint"),
+        grow_px=chosen(args, "grow", defaults.grow_px),
+        feather_px=chosen(args, "feather", defaults.feather_px),
         color_match=not args.no_color_match,
         token_rule=args.token_rule,
+        prompt=args.prompt,
     )
     _save(args, loaded, run_blocking(request, print_progress))
 
@@ -99,8 +105,9 @@ def _outpaint(args: argparse.Namespace) -> None:
     plan_outputs(args, *_inputs(args))
     loaded = _load(args)
     height, width = loaded.pixels.shape[:2]
+    choice, family = text_model_choice(args)
     request = OutpaintRequest(
-        model=model_choice(args),
+        model=choice,
         image=loaded.pixels,
         left=args.left.pixels(width),
         right=args.right.pixels(width),
@@ -108,9 +115,10 @@ def _outpaint(args: argparse.Namespace) -> None:
         bottom=args.bottom.pixels(height),
         class_label=args.class_label,
         samples=args.samples,
-        sampling=sampling(args),
-        feather_px=args.feather,
+        sampling=sampling(args, family, "outpaint"),
+        feather_px=chosen(args, "feather", task_defaults(family or "var", "outpaint").feather_px),
         color_match=not args.no_color_match,
+        prompt=args.prompt,
     )
     _save(args, loaded, run_blocking(request, print_progress))
 
@@ -125,7 +133,7 @@ def add_edit_parsers(commands) -> None:
         if name == "inpaint":
             parser.add_argument("--mask", required=True, help="white/opaque = regenerate")
             parser.add_argument(
-                "--grow", type=int, default=task_defaults("var", name).grow_px,
+                "--grow", type=int, default=task_defaults("var", name).grow_px, action=Given,
                 help="grow the mask (px)",
             )  # fmt: skip
             parser.add_argument(
@@ -143,9 +151,10 @@ def add_edit_parsers(commands) -> None:
         parser.add_argument("--class", dest="class_label", type=int, default=1000)
         add_sampling_arguments(parser, name)
         parser.add_argument(
-            "--feather", type=int, default=task_defaults("var", name).feather_px,
+            "--feather", type=int, default=task_defaults("var", name).feather_px, action=Given,
             help="seam feather (px)",
         )  # fmt: skip
+        add_text_model_arguments(parser)
         parser.add_argument("--no-color-match", action="store_true")
         parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
         parser.set_defaults(handler=handler)

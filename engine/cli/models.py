@@ -52,6 +52,8 @@ def _size_column(spec, state: str) -> str:
         return format_bytes(disk_usage(spec))
     if state == "partial":
         return f"{format_bytes(disk_usage(spec))} of {approx}{format_bytes(spec.total_bytes)}"
+    if spec.download_bytes != spec.total_bytes:  # e.g. only flan-t5-xl's encoder is kept
+        return f"{approx}{format_bytes(spec.total_bytes)} (dl {format_bytes(spec.download_bytes)})"
     return approx + format_bytes(spec.total_bytes)
 
 
@@ -73,6 +75,7 @@ def _list(args: argparse.Namespace) -> None:
                 "family": spec.family,
                 "status": state,
                 "size_bytes": spec.total_bytes,
+                "download_bytes": spec.download_bytes,
                 "tasks": list(spec.tasks),
                 "resolution": spec.resolution,
             }
@@ -80,10 +83,10 @@ def _list(args: argparse.Namespace) -> None:
         ]
         print(json.dumps(out, indent=1))
         return
-    print(f"{'ID':<18} {'STATUS':<14} {'SIZE':<22} {'TASKS':<40} TITLE")
+    print(f"{'ID':<18} {'STATUS':<14} {'SIZE':<30} {'TASKS':<40} TITLE")
     for spec, state in rows:
         tasks = ",".join(spec.tasks)
-        print(f"{spec.id:<18} {state:<14} {_size_column(spec, state):<22} {tasks:<40} {spec.title}")
+        print(f"{spec.id:<18} {state:<14} {_size_column(spec, state):<30} {tasks:<40} {spec.title}")
 
 
 class _ProgressPrinter:

@@ -1,4 +1,4 @@
-"""Class-conditional generation: N images with seeds ``seed, seed+1, ...``."""
+"""Generation from a class or a prompt: N images with seeds ``seed, seed+1, ...``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def run_generate(request: GenerateRequest, ctx: JobContext) -> JobResult:
     variations = []
     for index in range(request.samples):
         seed = request.sampling.seed + index
-        condition = Condition(class_label=request.class_label)
+        condition = Condition(class_label=request.class_label, text=request.prompt)
         image, sampled = sample_one(
             ctx, model, condition, request.sampling, seed, index, request.samples
         )

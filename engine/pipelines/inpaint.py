@@ -265,7 +265,7 @@ def run_inpaint(request: InpaintRequest, ctx: JobContext) -> JobResult:
         model,
         image,
         grown,
-        condition=Condition(class_label=request.class_label),
+        condition=Condition(class_label=request.class_label, text=request.prompt),
         sampling=request.sampling,
         samples=request.samples,
         feather_px=request.feather_px,

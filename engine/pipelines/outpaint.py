@@ -166,10 +166,10 @@ class Outpainter:
         job, override = self._prepare(window)
         frame = PreviewCompositor(self.canvas, self.unknown, job)
         sample, samples, index, count = step
+        condition = Condition(class_label=self.request.class_label, text=self.request.prompt)
         generated, _ = sample_one(
-            self.ctx, self.model, Condition(class_label=self.request.class_label),
-            self.request.sampling, window_seed(seed, index), sample, samples, override, frame,
-            window=(index, count),
+            self.ctx, self.model, condition, self.request.sampling, window_seed(seed, index),
+            sample, samples, override, frame, window=(index, count),
         )  # fmt: skip
         self._paste(window, to_window(generated, job), unknown)
         unknown[...] = False

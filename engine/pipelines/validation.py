@@ -21,7 +21,9 @@ from engine.api import (
     Request,
     Sampling,
 )
+from engine.capabilities import FAMILIES
 from engine.runtime.cancel import UserFacingError
+from engine.store.catalogue import family_of
 
 MAX_SAMPLES = 64
 MAX_SEED = 2**63 - 1
@@ -100,6 +102,19 @@ def _image(image: object) -> None:
         raise UserFacingError("The image has no pixels.")
 
 
+def _prompt(request: GenerateRequest | InpaintRequest | OutpaintRequest) -> None:
+    """A text-conditioned family paints what the prompt says: without one, stop before the
+    gigabytes are loaded."""
+    prompt = request.prompt
+    if prompt is not None and not isinstance(prompt, str):
+        raise UserFacingError(f"The prompt must be text, not {prompt!r}.")
+    info = FAMILIES.get(family_of(request.model) or "")
+    if info is not None and info.condition == "text" and not (prompt or "").strip():
+        raise UserFacingError(
+            f"{info.name} paints from a prompt: type what should appear, e.g. “a wooden bench”."
+        )
+
+
 def validate_request(request: Request) -> None:
     """Raise a one-sentence :class:`UserFacingError` for the first setting out of range.
 
@@ -114,9 +129,11 @@ def validate_request(request: Request) -> None:
         return
     _integer("The class", request.class_label, -1)
     if isinstance(request, GenerateRequest):
+        _prompt(request)
         return
     _image(request.image)
     _integer("The feather", request.feather_px, 0)
+    _prompt(request)
     if isinstance(request, InpaintRequest):
         _integer("The mask grow", request.grow_px, 0)
         _integer("Scales to keep", request.keep_scales, 0)

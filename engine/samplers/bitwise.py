@@ -80,7 +80,7 @@ def _next_input(latent: torch.Tensor, grid: Grid, patchify: bool) -> torch.Tenso
 def sample_bits(
     model: InfinityTransformer,
     text: TextCondition,
-    source: torch.Tensor,
+    source: torch.Tensor | None,
     schedule: Sequence[Grid],
     settings: BitwiseSettings,
     *,
@@ -90,15 +90,17 @@ def sample_bits(
     on_scale: LatentCallback | None = None,
     check_cancelled: Callable[[], None] | None = None,
 ) -> BitwiseOutput:
-    """Run the edit loop; ``source`` (1, h_K*w_K, d_tok) are the reference tokens."""
+    """Run the loop; ``source`` (1, h_K*w_K, d_tok) are VAREdit's reference tokens, ``None``
+    for text-to-image (a transformer set up ``without_reference``)."""
     schedule = tuple(tuple(g) for g in schedule)
     grids = vae_grids(schedule, patchify)
     last = len(schedule) - 1
     bits_fed: list[torch.Tensor] = []
     latent = None
-    capacity = source.shape[1] + sum(h * w for h, w in schedule)
+    capacity = (0 if source is None else source.shape[1]) + sum(h * w for h, w in schedule)
     with model.kv_cache(capacity):
-        model.run_source(source, text, schedule)
+        if source is not None:
+            model.run_source(source, text, schedule)
         x = model.start_tokens(text).expand(text.rows, 1, -1)
         for si, grid in enumerate(schedule):
             if check_cancelled is not None:

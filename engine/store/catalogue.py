@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.api import ModelChoice
 from engine.capabilities import FAMILIES
 from engine.runtime.cancel import UserFacingError
 from engine.store.index import custom_models
@@ -27,6 +28,17 @@ def get_model(model_id: str) -> ModelSpec:
         return customs[model_id]
     valid = ", ".join([*(s.id for s in released_models()), *customs])
     raise UserFacingError(f"Unknown model '{model_id}'. Valid model ids: {valid}.")
+
+
+def family_of(choice: ModelChoice) -> str | None:
+    """The family a choice runs: its own for explicit files, the catalogue's for an id;
+    ``None`` for an unknown id (the loader then says what is wrong with it)."""
+    if choice.files:
+        return choice.family
+    try:
+        return get_model(choice.model_id).family if choice.model_id else None
+    except UserFacingError:
+        return None
 
 
 def resolve_model_choice(model_id: str) -> tuple[str, dict[str, str], tuple[int, ...] | None]:

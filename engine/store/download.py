@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from engine.api import DownloadProgress
 from engine.runtime.cancel import CancelToken, JobCancelled, UserFacingError
 from engine.store.hashing import git_blob_sha1, sha256_file
-from engine.store.index import record_files
-from engine.store.installed import missing_files, resolve_files
+from engine.store.index import forget_files, record_files
+from engine.store.installed import hub_cached_path, missing_files, resolve_files
 from engine.store.locations import hub_cache_dir, hub_offline, repo_folder
 from engine.store.registry import ModelFile, ModelSpec
 from engine.store.transfer import (
@@ -213,7 +213,7 @@ def _look_up(spec, missing, meter: Meter, token: CancelToken, endpoint) -> list[
     remotes = []
     for model_file in missing:
         token.raise_if_cancelled()
-        meter.start_file(model_file.filename, spec.files.index(model_file), 0, None)
+        meter.start_file(model_file.filename, spec.download_files.index(model_file), 0, None)
         meter.emit("checking")
         remote = remote_file_info(model_file, spec, endpoint)
         if model_file.sha256 and remote.sha256 and remote.sha256 != model_file.sha256.lower():
@@ -223,6 +223,41 @@ def _look_up(spec, missing, meter: Meter, token: CancelToken, endpoint) -> list[
             )
         remotes.append(remote)
     return remotes
+
+
+def _to_fetch(missing: list[ModelFile]) -> list[ModelFile]:
+    """The published files to fetch: a built file's sources (those not already cached)."""
+    fetch = []
+    for model_file in missing:
+        parts = model_file.built_from or (model_file,)
+        fetch += [p for p in parts if not model_file.built_from or hub_cached_path(p) is None]
+    return fetch
+
+
+def _build(spec: ModelSpec, built: ModelFile, meter: Meter, token: CancelToken) -> dict:
+    """Write a built file (the T5 encoder) next to its downloaded sources, check it, then
+    delete the sources from the cache; returns its index record."""
+    from engine.store.removal import remove_from_hub_cache
+    from engine.store.t5_encoder import config_layers, write_encoder
+
+    sources = [hub_cached_path(part) for part in built.built_from]
+    if None in sources:
+        raise UserFacingError(f"{spec.title}: the files {built.filename} is made from are gone.")
+    dest = Path(sources[0]).parent / built.filename  # the snapshot folder, beside the config
+    meter.start_file(built.filename, len(spec.download_files) - 1, 0, None)
+    meter.emit("verifying")
+    sha256, size = write_encoder(sources, dest, token, config_layers(dest.parent))
+    for part in built.built_from:
+        remove_from_hub_cache(part)
+    return {
+        "source": "built",
+        "path": str(dest),
+        "sha256": sha256,
+        "size": size,
+        "repo_id": built.repo_id,
+        "filename": built.filename,
+        "built_from": [part.filename for part in built.built_from],
+    }
 
 
 def download_model(
@@ -242,15 +277,17 @@ def download_model(
     missing = missing_files(spec)
     if not missing:
         return resolve_files(spec)
-    if hub_offline():
+    fetch = _to_fetch(missing)  # empty when only files built from cached sources are missing
+    if fetch and hub_offline():
         names = ", ".join(f.filename for f in missing)
         raise UserFacingError(
             f"offline: HF_HUB_OFFLINE is set and {spec.title} is missing {names}; "
             "unset it to download, or use Import from disk."
         )
     present_bytes = sum(f.size_bytes for f in spec.files if f not in missing)
-    meter = Meter(spec, spec.total_bytes, present_bytes, progress)
-    remotes = _look_up(spec, missing, meter, token, endpoint)
+    meter = Meter(spec, spec.download_bytes, present_bytes, progress)
+    built = [f for f in missing if f.built_from]
+    remotes = _look_up(spec, fetch, meter, token, endpoint)
 
     # Exact sizes are known now: recount the totals and check the disk before writing anything.
     storage_sizes = []
@@ -262,7 +299,8 @@ def download_model(
         storage_sizes.append((size, min(have, size)))
     meter.total = present_bytes + sum(size for size, _ in storage_sizes)
     meter.done = present_bytes + sum(have for _, have in storage_sizes)
-    needed = sum(size - have for size, have in storage_sizes)
+    # A built file is written while its sources are still on disk.
+    needed = sum(size - have for size, have in storage_sizes) + sum(f.size_bytes for f in built)
     cache = hub_cache_dir()
     free = _free_bytes(cache)
     if needed + DISK_MARGIN_BYTES > free:
@@ -275,11 +313,15 @@ def download_model(
     records = {}
     for remote, (size, have) in zip(remotes, storage_sizes, strict=True):
         model_file = remote.model_file
-        meter.start_file(model_file.filename, spec.files.index(model_file), have, size)
+        meter.start_file(model_file.filename, spec.download_files.index(model_file), have, size)
         meter.emit("downloading")
         records[model_file.key] = _fetch_file(spec, remote, meter, token)
+    record_files(records)  # the sources are usable (and resumable) even if a build fails
+    for model_file in built:
+        records = {model_file.key: _build(spec, model_file, meter, token)}
+        record_files(records)
+        forget_files([part.key for part in model_file.built_from])
     meter.emit("done")
-    record_files(records)
     found = resolve_files(spec)
     if len(found) != len(spec.files):  # e.g. the cache folder was changed under our feet
         raise UserFacingError(f"{spec.title}: downloaded files could not be found in {cache}.")

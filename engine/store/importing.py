@@ -33,7 +33,8 @@ from engine.store.inspect import (
 )
 from engine.store.installed import resolve_files
 from engine.store.locations import models_dir
-from engine.store.registry import VAR_REPO, VAR_VAE, ModelFile, specs_using
+from engine.store.registry import T5_ENCODER, VAR_REPO, VAR_VAE, ModelFile, specs_using
+from engine.store.t5_encoder import config_layers, write_encoder
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
 
@@ -287,9 +288,15 @@ def _place_released(released: list[Found], convert: str | None, token, progress)
     records: dict[str, dict] = {}
     placed: dict[int, tuple[Path, str, int]] = {}
     touched: set[str] = set()
+    encoder_parts = [item for item in released if item.model_file == T5_ENCODER]
+    if encoder_parts:
+        records[T5_ENCODER.key] = _import_encoder(encoder_parts, token, progress)
+        touched.update(spec.id for spec in specs_using(T5_ENCODER))
     for item in released:
         model_file = item.model_file
         assert model_file is not None
+        if model_file == T5_ENCODER:
+            continue
         sha256 = _checked_sha256(item.cand, progress)
         dest = _folder_for(model_file) / stored_name(model_file, item.cand)
         var_file = model_file.repo_id == VAR_REPO
@@ -310,6 +317,31 @@ def _place_released(released: list[Found], convert: str | None, token, progress)
         }
         touched.update(spec.id for spec in specs_using(model_file))
     return records, placed, touched
+
+
+def _import_encoder(parts: list[Found], token: CancelToken, progress: Progress | None) -> dict:
+    """flan-t5-xl's shards (or one full/encoder ``model.safetensors``) -> the encoder-only
+    file Finescale keeps; the user's files stay as they are."""
+    shards = [p for p in parts if p.cand.name in {s.filename for s in T5_ENCODER.built_from}]
+    parts = shards or parts
+    for part in parts:
+        if part.cand.blob_sha256:  # a hub cache copy: its blob name is a free integrity check
+            _checked_sha256(part.cand, progress)
+    dest = _folder_for(T5_ENCODER) / T5_ENCODER.filename
+    if progress is not None:
+        progress(f"T5 encoder -> {dest.name}", 0, 1)
+    layers = config_layers(parts[0].cand.shown.parent)
+    sources = sorted(p.cand.source for p in parts)
+    sha256, size = write_encoder(sources, dest, token, layers)
+    return {
+        "source": "import",
+        "path": str(dest),
+        "sha256": sha256,
+        "size": size,
+        "repo_id": T5_ENCODER.repo_id,
+        "filename": T5_ENCODER.filename,
+        "origin": str(parts[0].cand.shown.parent),
+    }
 
 
 def _place_custom(model_id: str, var, vae, placed, convert, token, progress) -> dict:

@@ -63,6 +63,16 @@ def record_files(records: dict[str, dict]) -> None:
     update_index(change)
 
 
+def forget_files(keys: list[str]) -> None:
+    """Drop the records of files that are no longer on disk (the T5 shards once built)."""
+
+    def change(data: dict) -> None:
+        for key in keys:
+            data["files"].pop(key, None)
+
+    update_index(change)
+
+
 # --------------------------------------------------------------------------------------------
 # Custom (imported, non-released) VAR pairs
 

@@ -19,11 +19,31 @@ from engine.models.var.schedules import RELEASED_PATCH_NUMS
 from engine.runtime.cancel import UserFacingError
 from engine.store.catalogue import all_models
 from engine.store.checkpoint import flat_tensors, read_state_dict, torch_load
-from engine.store.registry import T5_FILES, T5_REPO, VAR_VAE, ModelFile, specs_using
+from engine.store.registry import (
+    T5_ENCODER,
+    T5_FILES,
+    T5_REPO,
+    VAR_VAE,
+    ModelFile,
+    specs_using,
+)
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 _IGNORED_PREFIXES = ("pytorch_model", "flax_model", "tf_model", "optimizer", "training_args")
 HEX64 = re.compile(r"[0-9a-f]{64}")  # a hub cache blob is named by its sha256
+
+
+T5_NAMES = {f.filename for f in T5_FILES} | {p.filename for p in T5_ENCODER.built_from}
+
+
+def in_t5_folder(path: Path, repo_id: str | None) -> bool:
+    """A hub copy of flan-t5-xl, a folder named like it, or one whose config says T5."""
+    if repo_id == T5_REPO or "t5" in path.parent.name.lower():
+        return True
+    try:
+        return '"model_type": "t5"' in (path.parent / "config.json").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def is_checkpoint_name(path: Path, repo_id: str | None) -> bool:
@@ -33,8 +53,7 @@ def is_checkpoint_name(path: Path, repo_id: str | None) -> bool:
         return False
     if name.endswith(CHECKPOINT_SUFFIXES):
         return True
-    t5_context = repo_id == T5_REPO or "t5" in path.parent.name.lower()
-    return t5_context and name in {f.filename for f in T5_FILES}
+    return name in T5_NAMES and in_t5_folder(path, repo_id)
 
 
 # depth -> (width, shared AdaLN, tokens, registry id) of the released VAR transformers
@@ -194,11 +213,16 @@ def _released_var_id(info: dict) -> str | None:
 
 
 def _released_by_name(cand: Candidate) -> ModelFile | None:
+    """The released file ``cand`` is by name; a T5 shard counts as the encoder file built
+    from it (T5 names only inside a T5 folder: ``model.safetensors`` is a common name)."""
+    t5 = in_t5_folder(cand.shown, cand.repo_id)
+    if t5 and cand.name in {p.filename for p in T5_ENCODER.built_from}:
+        return T5_ENCODER
     for spec in all_models(include_custom=False):
         for model_file in spec.files:
             if not model_file.repo_id or not _same_name(model_file.filename, cand.name):
                 continue
-            if model_file.repo_id == T5_REPO and not is_checkpoint_name(cand.shown, cand.repo_id):
+            if model_file.repo_id == T5_REPO and not t5:
                 continue
             return model_file
     return None

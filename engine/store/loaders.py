@@ -13,12 +13,14 @@ import torch
 
 from engine.models.compiled import compile_blocks
 from engine.models.family import FamilyModel
+from engine.models.infinity.config import SQUARE_SIDES
+from engine.models.infinity.t2i import InfinityModel
 from engine.models.var.build import build_models
 from engine.models.var.family import VarModel
 from engine.runtime.cancel import UserFacingError
 from engine.runtime.devices import resolve_device, resolve_dtype
 from engine.store.checkpoint import read_state_dict
-from engine.store.infinity import load_varedit_files
+from engine.store.infinity import ROLES, load_varedit_files, with_text_folder
 from engine.store.varsr import load_varsr_files
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
@@ -95,10 +97,27 @@ def load_var_files(
     return load_model(files["vae"], files["transformer"], device, dtype, patch_nums, progress)
 
 
+def load_infinity_files(
+    files: Mapping[str, str],
+    device: str = "cpu",
+    dtype: str = "fp32",
+    patch_nums: tuple[int, ...] | None = None,
+    progress: Progress | None = None,
+) -> InfinityModel:
+    """The text-to-image family loader: VAREdit's files by role (one format, the same reader),
+    run as Infinity; 1024 px (its inference scripts' ``pn 1M``) unless ``patch_nums`` say."""
+    missing = [role for role in ROLES if not with_text_folder(files).get(role)]
+    if missing:
+        raise UserFacingError(f"An Infinity model needs its {' and '.join(missing)} file(s).")
+    parts = load_varedit_files(files, device, dtype, patch_nums or SQUARE_SIDES, progress)
+    return InfinityModel.from_edit_model(parts)
+
+
 FAMILY_LOADERS: dict[str, FamilyLoader] = {
     "var": load_var_files,
     "demo": load_var_files,
     "varedit": load_varedit_files,  # vae, transformer, text_encoder (a T5 folder)
+    "infinity": load_infinity_files,  # the same roles
     "varsr": load_varsr_files,
 }
 
@@ -108,6 +127,7 @@ FAMILY_BLOCKS: dict[str, Callable[[FamilyModel], Iterable[torch.nn.Module]]] = {
     "var": lambda model: model.var.blocks,
     "demo": lambda model: model.var.blocks,
     "varedit": lambda model: model.transformer.blocks(),
+    "infinity": lambda model: model.transformer.blocks(),
     "varsr": lambda model: model.models.transformer.blocks,
 }
 

@@ -33,6 +33,13 @@ class ModelFile:
     role: str
     size_is_estimate: bool = False
     revision: str = "main"
+    # Published files this one is made from after download (then deleted): flan-t5-xl's
+    # encoder-only weights are written from its two full shards.
+    built_from: tuple[ModelFile, ...] = ()
+
+    @property
+    def download_files(self) -> tuple[ModelFile, ...]:
+        return self.built_from or (self,)
 
     @property
     def key(self) -> str:
@@ -64,6 +71,15 @@ class ModelSpec:
     @property
     def size_is_estimate(self) -> bool:
         return any(f.size_is_estimate for f in self.files)
+
+    @property
+    def download_files(self) -> tuple[ModelFile, ...]:
+        """What is fetched from the hub (``files`` with built files replaced by their sources)."""
+        return tuple(part for f in self.files for part in f.download_files)
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(f.size_bytes for f in self.download_files)
 
     def file(self, role: str) -> ModelFile:
         for model_file in self.files:
@@ -126,20 +142,10 @@ INFINITY_VAE_D56 = ModelFile(
 )
 
 # google/flan-t5-xl: sizes as listed on the hub's file page (rounded there, so estimates).
-T5_FILES = (
-    ModelFile(T5_REPO, "config.json", 1_440, None, "t5:config.json", True),
-    ModelFile(T5_REPO, "spiece.model", 791_656, None, "t5:spiece.model", True),
-    ModelFile(T5_REPO, "tokenizer.json", 2_420_000, None, "t5:tokenizer.json", True),
-    ModelFile(T5_REPO, "tokenizer_config.json", 2_540, None, "t5:tokenizer_config.json", True),
-    ModelFile(T5_REPO, "special_tokens_map.json", 2_200, None, "t5:special_tokens_map.json", True),
-    ModelFile(
-        T5_REPO,
-        "model.safetensors.index.json",
-        53_000,
-        None,
-        "t5:model.safetensors.index.json",
-        True,
-    ),
+# Only the encoder is used (T5EncoderModel), so after download its tensors (``shared.*``,
+# ``encoder.*``: 1,223,527,424 fp32 values, counted from the model's config on the meta device)
+# are written into one ``model.safetensors`` and the two full shards (11.40 GB) are deleted.
+T5_SHARDS = (
     ModelFile(
         T5_REPO,
         "model-00001-of-00002.safetensors",
@@ -157,7 +163,24 @@ T5_FILES = (
         True,
     ),
 )
-
+T5_ENCODER_BYTES = 4_894_109_696  # tensor bytes; the safetensors header adds ~20 kB
+T5_ENCODER = ModelFile(
+    T5_REPO,
+    "model.safetensors",
+    T5_ENCODER_BYTES,
+    None,
+    "t5:model.safetensors",
+    True,
+    built_from=T5_SHARDS,
+)
+T5_FILES = (
+    ModelFile(T5_REPO, "config.json", 1_440, None, "t5:config.json", True),
+    ModelFile(T5_REPO, "spiece.model", 791_656, None, "t5:spiece.model", True),
+    ModelFile(T5_REPO, "tokenizer.json", 2_420_000, None, "t5:tokenizer.json", True),
+    ModelFile(T5_REPO, "tokenizer_config.json", 2_540, None, "t5:tokenizer_config.json", True),
+    ModelFile(T5_REPO, "special_tokens_map.json", 2_200, None, "t5:special_tokens_map.json", True),
+    T5_ENCODER,
+)
 DEMO_FILES = (  # fp16 (codebook fp32); tools/train_demo.py rebuilds them, seeded
     ModelFile(
         "", "vae.safetensors", 2_586_718,
@@ -225,7 +248,7 @@ def _infinity_models() -> list[ModelSpec]:
         ModelSpec(
             id="infinity-2b",
             family="infinity",
-            title="Infinity-2B (text-guided in/out-painting, 1024 px)",
+            title="Infinity-2B (text-to-image, text-guided in/out-painting, 1024 px)",
             files=(
                 INFINITY_VAE_D32,
                 ModelFile(
@@ -235,10 +258,13 @@ def _infinity_models() -> list[ModelSpec]:
             ),
             license="MIT (weights); flan-t5-xl: Apache-2.0",
             resolution=1024,
-            tasks=("inpaint", "outpaint"),
+            tasks=("generate", "inpaint", "outpaint"),
             patch_nums=None,
             memory_gb=_infinity_memory(2.205e9, 32, 2048, 10521, 110.1e6, 2.0),
-            notes="Bitwise tokens + BSQ VAE; needs the flan-t5-xl text encoder (~11.4 GB).",
+            notes=(
+                "Bitwise tokens + BSQ VAE; needs the flan-t5-xl text encoder (11.4 GB to "
+                "download, 4.9 GB kept: the encoder half)."
+            ),
         )
     )
     varedit_common = dict(

@@ -33,7 +33,7 @@ def _unlink(path: Path) -> int:
     return info.st_size if info.st_nlink <= 1 and not path.is_symlink() else 0
 
 
-def _remove_from_hub_cache(model_file: ModelFile) -> int:
+def remove_from_hub_cache(model_file: ModelFile) -> int:
     """Delete the snapshot entry and, once nothing else points at it, its blob."""
     pointer = hub_cached_path(model_file)
     if pointer is None:
@@ -73,7 +73,7 @@ def remove(spec: ModelSpec) -> int:
             if _inside(path, models_dir()):
                 freed += _unlink(path)
                 _remove_empty_parents(path.parent, models_dir())
-        freed += _remove_from_hub_cache(model_file)
+        freed += remove_from_hub_cache(model_file)
         drop.append(model_file.key)
 
     def change(data: dict) -> None:

@@ -110,7 +110,7 @@ class Meter:
 
     def __init__(self, spec: ModelSpec, total: int, done: int, sink) -> None:
         self.spec, self.total, self.done, self.sink = spec, total, done, sink
-        self.file_count = len(spec.files)
+        self.file_count = len(spec.download_files)
         self.rate = 0.0
         self._last_emit = 0.0
         self._window: list[tuple[float, int]] = []

@@ -23,8 +23,8 @@ from app.engine_bridge import EngineBridge
 from engine.runtime.cancel import CancelToken
 from engine.store import installed, locations
 from engine.store.catalogue import get_model
-from engine.store.download import download_model
-from engine.store.registry import VAR_REPO, VAR_VAE, memory_estimate_gb
+from engine.store.download import download_model, format_bytes
+from engine.store.registry import VAR_REPO, VAR_VAE, memory_estimate_gb, released_model
 from tests.app.helpers import ScriptedPrompts
 from tests.hub_server import closed_port_url, payload, serve_hub
 
@@ -281,3 +281,12 @@ def test_download_refreshes_the_generate_panel(make_window, hub, qtbot):
     with qtbot.waitSignal(dialog.download_finished, timeout=20_000):
         dialog.download_button.click()
     assert MODEL in [entry.choice.model_id for entry in window.panel.models]
+
+
+def test_infinity_shows_what_stays_on_disk_and_what_is_downloaded(harness):
+    """flan-t5-xl's full shards are fetched, only its encoder is kept: both sizes are shown."""
+    spec = released_model("infinity-2b")
+    text = harness.cell(SIZE, "infinity-2b")
+    assert format_bytes(spec.total_bytes) in text
+    assert f"{format_bytes(spec.download_bytes)} to download" in text
+    assert "to download" not in harness.cell(SIZE, "var-d16")

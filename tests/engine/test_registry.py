@@ -118,8 +118,8 @@ def test_demo_status_follows_the_shipped_folder(tmp_path, monkeypatch):
 def test_not_installed_and_non_var_models_explain_themselves():
     with pytest.raises(UserFacingError, match="finescale models download var-d16"):
         catalogue.resolve_model_choice("var-d16")
-    with pytest.raises(UserFacingError, match="not a VAR model"):
-        catalogue.resolve_model_choice("infinity-2b")
+    with pytest.raises(UserFacingError, match="finescale models download infinity-2b"):
+        catalogue.resolve_model_choice("infinity-2b")  # runnable now: only missing
     with pytest.raises(UserFacingError, match="finescale models download varedit-8b-512"):
         catalogue.resolve_model_choice("varedit-8b-512")
 

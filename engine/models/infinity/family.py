@@ -153,19 +153,25 @@ class InfinityEditModel:
     ) -> Sampled:
         if condition.reference is None or not condition.text:
             raise UserFacingError("An instruction edit needs a source image and an instruction.")
+        source = source_tokens(
+            self._raw(condition.reference), self.token_schedule[-1], self.patchify
+        )
+        return self._sample(
+            condition.text, source, sampling, seed, override, on_scale, check_cancelled
+        )
+
+    def _sample(self, text, source, sampling, seed, override, on_scale, check_cancelled) -> Sampled:
+        """The bitwise loop for ``text``, with VAREdit's ``source`` tokens or none (Infinity)."""
         n = len(self.token_schedule)
         settings = BitwiseSettings.constant(
             n, sampling.cfg, sampling.tau, sampling.top_k, sampling.top_p
         )
-        text = self.transformer.encode_text(
-            self.text_features(condition.text), guided=any(c != 1 for c in settings.cfg)
-        )
-        source = source_tokens(
-            self._raw(condition.reference), self.token_schedule[-1], self.patchify
+        condition = self.transformer.encode_text(
+            self.text_features(text), guided=any(c != 1 for c in settings.cfg)
         )
         out = sample_bits(
             self.transformer,
-            text,
+            condition,
             source,
             self.token_schedule,
             settings,

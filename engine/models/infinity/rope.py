@@ -6,7 +6,9 @@ round(j*64/w)). Every resolution slices that table flat: the source takes entrie
 ``[0, h_K*w_K)`` and target scale s the entries that follow ``h_K*w_K + sum(h_t*w_t, t < s)``.
 At 256/512 px those slices therefore fall inside the 64-wide source block (a raster continuing
 row by row), not on the intended 2-D grid. The released 512 px checkpoints were trained with
-that layout, so it is reproduced, not fixed.
+that layout, so it is reproduced, not fixed. Original Infinity (no source block) builds the
+same positions without the source part, so its targets index the table after the 4096 source
+entries.
 """
 
 from __future__ import annotations
@@ -53,9 +55,12 @@ def source_span(schedule: tuple[Grid, ...]) -> tuple[int, int]:
     return 0, h * w
 
 
-def target_span(schedule: tuple[Grid, ...], si: int) -> tuple[int, int]:
-    """The flat table slice of target scale ``si`` (after the source block of this schedule)."""
-    start = schedule[-1][0] * schedule[-1][1] + sum(h * w for h, w in schedule[:si])
+def target_span(schedule: tuple[Grid, ...], si: int, reference: bool = True) -> tuple[int, int]:
+    """The flat table slice of target scale ``si``: after the source block of this schedule
+    (VAREdit), or, with no ``reference`` (original Infinity, text-to-image), inside the table's
+    1M target part, where every schedule is a prefix and so lands on its intended 2-D grid."""
+    last = schedule[-1] if reference else full_schedule()[-1]
+    start = last[0] * last[1] + sum(h * w for h, w in schedule[:si])
     h, w = schedule[si]
     return start, start + h * w
 

@@ -115,6 +115,14 @@ class InfinityTransformer(nn.Module):
             for c in range(cfg.block_chunks)
         )
         self._rope: torch.Tensor | None = None
+        self.reference = True  # VAREdit's source block precedes the targets
+
+    def without_reference(self) -> InfinityTransformer:
+        """Run as original Infinity (text-to-image, the same weights): no source block, so the
+        first self-attention is a plain layer and the targets take Infinity's RoPE slices."""
+        self.reference = False
+        next(self.blocks()).sa.sar = False
+        return self
 
     def set_block_dtype(self, dtype: torch.dtype) -> None:
         """Run the blocks (and so the KV cache) in ``dtype``, as the released pipeline runs
@@ -177,7 +185,7 @@ class InfinityTransformer(nn.Module):
     def run_scale(self, x, si: int, text: TextCondition, schedule: tuple[Grid, ...]):
         """One target scale: ``x`` (rows, h*w, C) embedded inputs -> hidden states."""
         x = x + self.lvl_embed.weight[si]
-        rope = self.rope(*target_span(schedule, si))
+        rope = self.rope(*target_span(schedule, si, self.reference))
         return self._run(x, text, rope, tuple(schedule[si]), tuple(schedule[-1]))
 
     def logits(self, hidden: torch.Tensor, cond_BD: torch.Tensor) -> torch.Tensor:

@@ -75,3 +75,27 @@ def write_t5_folder(folder: Path) -> Path:
     )
     tokenizer.save_pretrained(folder)
     return folder
+
+
+T5_SHARD_NAMES = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
+
+
+def write_full_t5_folder(folder: Path) -> Path:
+    """A flan-t5-xl-shaped folder for the tiny T5: a full encoder-decoder (the fixture's encoder,
+    a seeded random decoder) in two shards named like the hub's, config and tokenizer files."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    write_t5_folder(folder)  # config + tokenizer (+ an encoder file, replaced below)
+    (folder / "model.safetensors").unlink()
+    recipe = json.loads((FIXTURES / "weights_t5.json").read_text())
+    torch.manual_seed(7)
+    full = T5ForConditionalGeneration(T5Config(**recipe["t5_config"]))
+    state = {k: v.detach().clone() for k, v in full.state_dict().items()}
+    state.update(build_state_dict("weights_t5.json"))
+    for alias in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight"):
+        state.pop(alias, None)  # the same tensor as shared.weight: saved once, as the hub does
+    keys = sorted(state)
+    half = len(keys) // 2
+    for name, part in zip(T5_SHARD_NAMES, (keys[:half], keys[half:]), strict=True):
+        save_file({k: state[k].contiguous() for k in part}, str(folder / name))
+    return folder
