@@ -1,0 +1,189 @@
+"""The memory estimator against a measured peak: one VAREdit sampling run on the CPU.
+
+Builds a random VAREdit transformer of the 2B shape (width 2048, 16 heads, FFN 8192; blocks in
+bf16, the rest float32, as the loader keeps it) straight on the CPU without an fp32 copy,
+runs one full edit sampling (source pass + every scale, CFG) in a child process and reports the
+resident-set high-water mark above what was resident before the run (large allocations mapped
+one by one, so the mark follows the live tensors; ``--default-allocator`` measures glibc's
+default heap, fragmentation included), against the estimator's
+KV cache + activations for the same shape. The run is done twice: the first loads kernels and
+sizes the allocator's pools; the heap is trimmed and the high-water mark reset
+(``/proc/self/clear_refs``) before the measured second run.
+
+Both terms grow linearly in depth (KV) or not at all (activations of one block), so
+``--depth`` may be cut to save RAM and time; the estimate is made for the same depth.
+
+    python benchmarks/memory_plan.py [--depth 32] [--resolution 256] [--width 2048]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TEXT_TOKENS = 24
+# Tensors of 64 KiB and more get their own mapping, returned when freed: the resident set then
+# follows the live tensors instead of glibc's heap (whose free holes a high-water mark counts).
+MMAP_THRESHOLD = 65536
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _trim_and_reset() -> int:
+    """Free what the allocator holds, reset the high-water mark; returns resident bytes."""
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kib("VmRSS") * 1024
+
+
+def shape_config(width: int, depth: int, heads: int, ffn: int):
+    from engine.models.infinity.config import InfinityConfig
+
+    return InfinityConfig(
+        embed_dim=width, depth=depth, block_chunks=1, num_heads=heads, ffn_hidden=ffn,
+        token_dim=32, text_dim=2048, pool_heads=heads, lvl_rows=15,
+    )  # fmt: skip
+
+
+def random_transformer(cfg, dtype):
+    """Allocated once in its final dtypes (meta -> cast -> empty), filled with small noise."""
+    import torch
+
+    from engine.models.infinity.transformer import InfinityTransformer
+
+    with torch.device("meta"):
+        model = InfinityTransformer(cfg)
+    model.set_block_dtype(dtype)
+    model = model.to_empty(device="cpu").eval().requires_grad_(False)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("zero_k_bias") or "scale_mul" in name:
+                tensor.zero_()
+            elif name.endswith("norm.weight"):
+                tensor.fill_(1.0)
+            else:
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.02)
+    return model
+
+
+def child(args: argparse.Namespace) -> dict:
+    import torch
+
+    from engine.models.infinity.config import square_schedule
+    from engine.samplers.bitwise import BitwiseSettings, sample_bits
+
+    torch.set_num_threads(args.threads)
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    cfg = shape_config(args.width, args.depth, args.heads, args.ffn)
+    model = random_transformer(cfg, dtype)
+    schedule = square_schedule(args.resolution)
+    generator = torch.Generator().manual_seed(1)
+    features = torch.randn(TEXT_TOKENS, cfg.text_dim, generator=generator)
+    side = schedule[-1][0]
+    source = torch.randint(0, 2, (1, side * side, cfg.token_dim), generator=generator).float()
+    settings = BitwiseSettings.constant(len(schedule), cfg=3.0, tau=1.0)
+
+    def run() -> None:
+        with torch.inference_mode():
+            text = model.encode_text(features, guided=True)
+            sample_bits(model, text, source, schedule, settings, generator=generator)
+
+    run()  # kernels, thread pools, allocator pools
+    before = _trim_and_reset()
+    run()
+    peak = _status_kib("VmHWM") * 1024
+    return {"before": before, "peak_above": peak - before}
+
+
+def estimate_for(args: argparse.Namespace, last_scale_cached: bool) -> dict:
+    from engine.api.memory import RESIDENT
+    from engine.planning.estimate import activation_bytes, kv_bytes, sequence
+    from engine.planning.shapes import SHAPES, ModelShape
+
+    base = SHAPES["varedit-2b"]
+    cfg = shape_config(args.width, args.depth, args.heads, args.ffn)
+    shape = ModelShape("2B-shaped", "varedit", cfg, base.vae, base.text, (args.resolution,))
+    seq = sequence(shape, args.resolution)
+    b = 2 if args.dtype == "bf16" else 4
+    kv = kv_bytes(shape, seq, b, RESIDENT, last_scale_cached)
+    act = activation_bytes(shape, seq, b, "cpu", False, last_scale_cached)
+    return {"kv_cache": kv, "activations": act}
+
+
+def measure(argv: list[str]) -> dict:
+    """Run the child with ``argv`` and compare; what the test and ``main`` both use."""
+    args = parse(argv)
+    env = dict(os.environ)
+    if not args.default_allocator:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(MMAP_THRESHOLD)
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", *argv],
+        capture_output=True, text=True, check=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    # The cache on this branch still holds the last scale (the low-memory layout drops it).
+    estimated = estimate_for(args, last_scale_cached=not args.lowmem_layout)
+    total = estimated["kv_cache"] + estimated["activations"]
+    return {**estimated, "estimate": total, "measured": measured["peak_above"],
+            "error": total / measured["peak_above"] - 1}  # fmt: skip
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--width", type=int, default=2048)
+    parser.add_argument("--depth", type=int, default=32)
+    parser.add_argument("--heads", type=int, default=16)
+    parser.add_argument("--ffn", type=int, default=8192)
+    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--dtype", choices=("bf16", "fp32"), default="bf16")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--default-allocator", action="store_true",
+        help="measure under glibc's default (dynamic) mmap threshold: fragmentation included",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lowmem-layout", action="store_true",
+        help="the sampler no longer caches the last scale (once the low-memory loader is in)",
+    )  # fmt: skip
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    args = parse(argv)
+    if args.child:
+        print(json.dumps(child(args)))
+        return
+    result = measure([a for a in argv if a != "--child"])
+    mb = 1e6
+    print(
+        f"2B-shaped VAREdit (width {args.width}, depth {args.depth}, {args.dtype} blocks) at "
+        f"{args.resolution} px on the CPU, one sampling run with CFG:"
+    )
+    print(f"  estimate: KV {result['kv_cache'] / mb:.1f} MB + activations "
+          f"{result['activations'] / mb:.1f} MB = {result['estimate'] / mb:.1f} MB")  # fmt: skip
+    allocator = "default glibc heap" if args.default_allocator else "tensors mapped one by one"
+    print(f"  measured: {result['measured'] / mb:.1f} MB above the loaded weights "
+          f"(RSS peak, {allocator})")  # fmt: skip
+    print(f"  estimate / measured - 1 = {result['error']:+.1%}")
+
+
+if __name__ == "__main__":
+    main()
