@@ -20,6 +20,7 @@ import torch
 from engine.api import ModelChoice
 from engine.api.memory import RESIDENT, MemoryPlan, MemoryStrategy
 from engine.models.family import FamilyModel
+from engine.planning import planner
 from engine.planning.planner import DeviceMemory, choose, device_memory, run_dtype
 from engine.planning.shapes import SHAPES
 from engine.runtime.devices import resolve_device
@@ -74,10 +75,11 @@ class ModelCache:
         plan = self.plan_for(choice)
         return RESIDENT if plan is None else plan.strategy
 
-    def plan_for(self, choice: ModelChoice) -> MemoryPlan | None:
-        """The planner's plan for a registry model on the choice's device now (None for files
-        or models of unknown shape). When nothing fits, the smallest plan: the load then tries
-        its best and an out-of-memory error says the rest."""
+    def plan_for(self, choice: ModelChoice, resolution: int | None = None) -> MemoryPlan | None:
+        """The plan for a registry model on the choice's device now (None for files or models
+        of unknown shape): the choice's own strategy, else the planner's. When nothing fits,
+        the smallest plan: the load then tries its best and an out-of-memory error says the
+        rest."""
         if choice.files or not choice.model_id:
             return None
         spec = get_model(choice.model_id)
@@ -85,9 +87,12 @@ class ModelCache:
         if shape is None:
             return None
         device = self._memory(resolve_device(choice.device))
-        resolution = spec.resolution if spec.resolution in shape.resolutions else None
+        if resolution is None and spec.resolution in shape.resolutions:
+            resolution = spec.resolution
         resolution = shape.check_resolution(resolution)
         dtype = run_dtype(device.kind, choice.dtype)
+        if choice.memory is not None:
+            return planner.plan_for(shape, spec.id, resolution, choice.memory, device, dtype)
         return choose(shape, spec.id, resolution, device, dtype)
 
     def clear(self) -> None:
