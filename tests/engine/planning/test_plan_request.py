@@ -14,6 +14,7 @@ from engine.api import (
     ModelChoice,
     PlanRequest,
 )
+from engine.api.memory import RESIDENT
 from engine.service import create_engine
 
 
@@ -64,7 +65,7 @@ def test_files_without_a_known_shape_fail_plainly(tmp_path):
 
 
 def test_summary_lines():
-    def plan(total: int, available: int | None, device: str, strategy=MemoryStrategy()):
+    def plan(total: int, available: int | None, device: str, strategy=RESIDENT):
         return MemoryPlan("m", 512, strategy, (("weights", total),), available, device)
 
     gb = 10**9
