@@ -13,7 +13,11 @@ sizes the allocator's pools; the heap is trimmed and the high-water mark reset
 Both terms grow linearly in depth (KV) or not at all (activations of one block), so
 ``--depth`` may be cut to save RAM and time; the estimate is made for the same depth.
 
+With ``--vae varedit-2b`` (or ``varedit-8b``) it measures the float32 VAE decode and encode of
+one image of a random VAE of that shape instead, against the estimator's VAE phase.
+
     python benchmarks/memory_plan.py [--depth 32] [--resolution 256] [--width 2048]
+    python benchmarks/memory_plan.py --vae varedit-2b --resolution 512
 """
 
 from __future__ import annotations
@@ -111,6 +115,45 @@ def child(args: argparse.Namespace) -> dict:
     return {"before": before, "peak_above": peak - before}
 
 
+def random_vae(cfg):
+    import torch
+
+    from engine.models.infinity.bsq_vae import BSQVae
+
+    with torch.device("meta"):
+        vae = BSQVae(cfg)
+    vae = vae.to_empty(device="cpu").eval().requires_grad_(False)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for tensor in vae.state_dict().values():
+            tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.02)
+    return vae
+
+
+def vae_child(args: argparse.Namespace) -> dict:
+    """The float32 decode (and encode) of one image: the VAE phase of an edit."""
+    import torch
+
+    from engine.planning.shapes import SHAPES
+
+    torch.set_num_threads(args.threads)
+    cfg = SHAPES[args.vae].vae
+    vae = random_vae(cfg)
+    side = args.resolution // cfg.stride
+    latent = torch.randn(1, cfg.bits, side, side)
+    image = torch.rand(1, 3, args.resolution, args.resolution) * 2 - 1
+    with torch.inference_mode():
+        vae.decode(latent)
+        vae.encode_raw(image)
+        peaks = {}
+        for name, run in (("decode", lambda: vae.decode(latent)),
+                          ("encode", lambda: vae.encode_raw(image))):  # fmt: skip
+            before = _trim_and_reset()
+            run()
+            peaks[name] = _status_kib("VmHWM") * 1024 - before
+    return {"peak_above": max(peaks.values()), **peaks}
+
+
 def estimate_for(args: argparse.Namespace, last_scale_cached: bool) -> dict:
     from engine.api.memory import RESIDENT
     from engine.planning.estimate import activation_bytes, kv_bytes, sequence
@@ -137,6 +180,13 @@ def measure(argv: list[str]) -> dict:
         capture_output=True, text=True, check=True, cwd=ROOT, env=env,
     )  # fmt: skip
     measured = json.loads(out.stdout.strip().splitlines()[-1])
+    if args.vae:
+        from engine.planning.estimate import vae_phase_bytes
+        from engine.planning.shapes import SHAPES
+
+        total = vae_phase_bytes(SHAPES[args.vae], args.resolution)
+        return {**measured, "estimate": total, "measured": measured["peak_above"],
+                "error": total / measured["peak_above"] - 1}  # fmt: skip
     # The cache on this branch still holds the last scale (the low-memory layout drops it).
     estimated = estimate_for(args, last_scale_cached=not args.lowmem_layout)
     total = estimated["kv_cache"] + estimated["activations"]
@@ -155,6 +205,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--dtype", choices=("bf16", "fp32"), default="bf16")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--vae", choices=("varedit-2b", "varedit-8b"),
+        help="measure this model's VAE decode/encode instead of the transformer's sampling",
+    )  # fmt: skip
+    parser.add_argument(
         "--default-allocator", action="store_true",
         help="measure under glibc's default (dynamic) mmap threshold: fragmentation included",
     )  # fmt: skip
@@ -169,10 +223,15 @@ def main() -> None:
     argv = sys.argv[1:]
     args = parse(argv)
     if args.child:
-        print(json.dumps(child(args)))
+        print(json.dumps(vae_child(args) if args.vae else child(args)))
         return
     result = measure([a for a in argv if a != "--child"])
     mb = 1e6
+    if args.vae:
+        print(f"{args.vae} VAE at {args.resolution} px on the CPU (float32): estimate "
+              f"{result['estimate'] / mb:.1f} MB, measured decode {result['decode'] / mb:.1f} MB, "
+              f"encode {result['encode'] / mb:.1f} MB ({result['error']:+.1%})")  # fmt: skip
+        return
     print(
         f"2B-shaped VAREdit (width {args.width}, depth {args.depth}, {args.dtype} blocks) at "
         f"{args.resolution} px on the CPU, one sampling run with CFG:"

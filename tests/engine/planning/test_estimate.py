@@ -111,3 +111,10 @@ def test_activation_and_kv_estimate_match_a_measured_peak():
          "--resolution", "512", "--threads", "1"]
     )  # fmt: skip
     assert abs(result["error"]) < 0.15, result
+
+
+def test_vae_phase_estimate_matches_a_measured_decode():
+    from benchmarks.memory_plan import measure
+
+    result = measure(["--vae", "varedit-8b", "--resolution", "128", "--threads", "1"])
+    assert abs(result["error"]) < 0.15, result
