@@ -156,13 +156,13 @@ def vae_child(args: argparse.Namespace) -> dict:
 
 def estimate_for(args: argparse.Namespace, last_scale_cached: bool) -> dict:
     from engine.api.memory import RESIDENT
-    from engine.planning.estimate import activation_bytes, kv_bytes, sequence
+    from engine.planning.estimate import activation_bytes, kv_bytes, token_layout
     from engine.planning.shapes import SHAPES, ModelShape
 
     base = SHAPES["varedit-2b"]
     cfg = shape_config(args.width, args.depth, args.heads, args.ffn)
     shape = ModelShape("2B-shaped", "varedit", cfg, base.vae, base.text, (args.resolution,))
-    seq = sequence(shape, args.resolution)
+    seq = token_layout(shape, args.resolution)
     b = 2 if args.dtype == "bf16" else 4
     kv = kv_bytes(shape, seq, b, RESIDENT, last_scale_cached)
     act = activation_bytes(shape, seq, b, "cpu", False, last_scale_cached)

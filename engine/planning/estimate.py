@@ -32,7 +32,7 @@ FIXED_RUNTIME = 8 * 2**20  # RoPE table, latents, generator, text condition: a f
 
 
 @dataclass(frozen=True)
-class Sequence:
+class TokenLayout:
     """The token layout one sample runs through."""
 
     rows: int
@@ -51,19 +51,19 @@ class Sequence:
         return max(self.source, max(h * w for h, w in self.scales))
 
 
-def sequence(shape: ModelShape, resolution: int) -> Sequence:
+def token_layout(shape: ModelShape, resolution: int) -> TokenLayout:
     cfg = shape.transformer
     if shape.bitwise:
         scales = square_schedule(resolution)
         editing = shape.family == "varedit"
         source = scales[-1][0] * scales[-1][1] if editing else 0
-        return Sequence(CFG_ROWS, source, scales, editing)
+        return TokenLayout(CFG_ROWS, source, scales, editing)
     scales = tuple((p, p) for p in cfg.patch_nums)
     prefix = getattr(cfg, "prefix_len", 0)  # VARSR: LR tokens + class token
-    return Sequence(CFG_ROWS, prefix, scales, False)
+    return TokenLayout(CFG_ROWS, prefix, scales, False)
 
 
-def kv_bytes(shape: ModelShape, seq: Sequence, block_bytes: int, strategy: MemoryStrategy,
+def kv_bytes(shape: ModelShape, seq: TokenLayout, block_bytes: int, strategy: MemoryStrategy,
              last_scale_cached: bool = False) -> int:  # fmt: skip
     """K and V of every block for the cached tokens; VAREdit's SAR layer also keeps the
     source's keys and the fused qkv output its values are a view of (4 widths per token)."""
@@ -74,7 +74,7 @@ def kv_bytes(shape: ModelShape, seq: Sequence, block_bytes: int, strategy: Memor
     return int(cfg.depth * tokens * per_token + extra)
 
 
-def activation_bytes(shape: ModelShape, seq: Sequence, block_bytes: int, device_kind: str,
+def activation_bytes(shape: ModelShape, seq: TokenLayout, block_bytes: int, device_kind: str,
                      int8: bool, last_scale_cached: bool = False) -> int:  # fmt: skip
     """The peak while the largest scale runs through a block (or the head), in bytes.
 
@@ -145,7 +145,7 @@ def estimate(
     b = BYTES[dtype]
     stream = strategy.stream_blocks and device_kind != "cpu"
     model = transformer_bytes(shape, dtype, strategy.int8_blocks)
-    seq = sequence(shape, resolution)
+    seq = token_layout(shape, resolution)
     kv = kv_bytes(shape, seq, b, strategy, last_scale_cached)
     act = activation_bytes(shape, seq, b, device_kind, strategy.int8_blocks, last_scale_cached)
     sampling = kv + act
