@@ -13,11 +13,13 @@ sizes the allocator's pools; the heap is trimmed and the high-water mark reset
 Both terms grow linearly in depth (KV) or not at all (activations of one block), so
 ``--depth`` may be cut to save RAM and time; the estimate is made for the same depth.
 
+With ``--var var-d16`` it runs a random VAR of a released shape (float32, as on the CPU).
 With ``--vae varedit-2b`` (or ``varedit-8b``) it measures the float32 VAE decode and encode of
 one image of a random VAE of that shape instead, against the estimator's VAE phase.
 
     python benchmarks/memory_plan.py [--depth 32] [--resolution 256] [--width 2048]
     python benchmarks/memory_plan.py --vae varedit-2b --resolution 512
+    python benchmarks/memory_plan.py --var var-d16
 """
 
 from __future__ import annotations
@@ -154,6 +156,43 @@ def vae_child(args: argparse.Namespace) -> dict:
     return {"peak_above": max(peaks.values()), **peaks}
 
 
+def var_child(args: argparse.Namespace) -> dict:
+    """One class-conditional VAR sampling run (CFG, float32, as the CPU runs it)."""
+    import torch
+
+    from engine.models.var.transformer import VAR
+    from engine.models.var.vqvae import VQVAE
+    from engine.planning.shapes import SHAPES
+    from engine.samplers.var import sample_scales
+
+    torch.set_num_threads(args.threads)
+    shape = SHAPES[args.var]
+    generator = torch.Generator().manual_seed(0)
+    var = VAR(shape.transformer).eval().requires_grad_(False)  # real buffers, random weights
+    vqvae = VQVAE(shape.vae).eval().requires_grad_(False)
+    labels = torch.tensor([3])
+    with torch.inference_mode():
+        sample_scales(var, vqvae.quantize, labels, cfg=1.5, generator=generator)
+        before = _trim_and_reset()
+        sample_scales(var, vqvae.quantize, labels, cfg=1.5, generator=generator)
+        peak = _status_kib("VmHWM") * 1024
+    return {"before": before, "peak_above": peak - before}
+
+
+def estimate_var(args: argparse.Namespace) -> dict:
+    from engine.api.memory import RESIDENT
+    from engine.planning.estimate import activation_bytes, kv_bytes, token_layout
+    from engine.planning.shapes import SHAPES
+
+    shape = SHAPES[args.var]
+    seq = token_layout(shape, shape.resolutions[0])
+    last = not args.lowmem_layout
+    return {
+        "kv_cache": kv_bytes(shape, seq, 4, RESIDENT, last),
+        "activations": activation_bytes(shape, seq, 4, "cpu", False, last),
+    }
+
+
 def estimate_for(args: argparse.Namespace, last_scale_cached: bool) -> dict:
     from engine.api.memory import RESIDENT
     from engine.planning.estimate import activation_bytes, kv_bytes, token_layout
@@ -188,7 +227,10 @@ def measure(argv: list[str]) -> dict:
         return {**measured, "estimate": total, "measured": measured["peak_above"],
                 "error": total / measured["peak_above"] - 1}  # fmt: skip
     # The cache on this branch still holds the last scale (the low-memory layout drops it).
-    estimated = estimate_for(args, last_scale_cached=not args.lowmem_layout)
+    if args.var:
+        estimated = estimate_var(args)
+    else:
+        estimated = estimate_for(args, last_scale_cached=not args.lowmem_layout)
     total = estimated["kv_cache"] + estimated["activations"]
     return {**estimated, "estimate": total, "measured": measured["peak_above"],
             "error": total / measured["peak_above"] - 1}  # fmt: skip
@@ -204,6 +246,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--dtype", choices=("bf16", "fp32"), default="bf16")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--var", choices=("var-d16", "var-d20", "var-d24", "var-d30"),
+        help="measure a random VAR of this shape (float32, its own resolution) instead",
+    )  # fmt: skip
     parser.add_argument(
         "--vae", choices=("varedit-2b", "varedit-8b"),
         help="measure this model's VAE decode/encode instead of the transformer's sampling",
@@ -223,7 +269,8 @@ def main() -> None:
     argv = sys.argv[1:]
     args = parse(argv)
     if args.child:
-        print(json.dumps(vae_child(args) if args.vae else child(args)))
+        run = vae_child if args.vae else var_child if args.var else child
+        print(json.dumps(run(args)))
         return
     result = measure([a for a in argv if a != "--child"])
     mb = 1e6
@@ -232,10 +279,13 @@ def main() -> None:
               f"{result['estimate'] / mb:.1f} MB, measured decode {result['decode'] / mb:.1f} MB, "
               f"encode {result['encode'] / mb:.1f} MB ({result['error']:+.1%})")  # fmt: skip
         return
-    print(
-        f"2B-shaped VAREdit (width {args.width}, depth {args.depth}, {args.dtype} blocks) at "
-        f"{args.resolution} px on the CPU, one sampling run with CFG:"
-    )
+    if args.var:
+        print(f"{args.var} (random weights, float32) on the CPU, one sampling run with CFG:")
+    else:
+        print(
+            f"2B-shaped VAREdit (width {args.width}, depth {args.depth}, {args.dtype} blocks) "
+            f"at {args.resolution} px on the CPU, one sampling run with CFG:"
+        )
     print(f"  estimate: KV {result['kv_cache'] / mb:.1f} MB + activations "
           f"{result['activations'] / mb:.1f} MB = {result['estimate'] / mb:.1f} MB")  # fmt: skip
     allocator = "default glibc heap" if args.default_allocator else "tensors mapped one by one"
