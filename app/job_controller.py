@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QWidget
 
-from app.engine_access import JobFailed, JobFinished, thumbnail
+from app.engine_access import JobFailed, JobFinished, PlanRequest, thumbnail
 from app.engine_bridge import EngineBridge
 from app.imaging import to_pixmap
 from app.prompts import Prompts
@@ -202,13 +202,19 @@ class JobController(QObject):
         self._submit(request, job, f"{self._panel.generate_button.text().rstrip('…')}…")
 
     def request_estimate(self) -> None:
-        """Ask the engine's planner what an upscale of this picture would take (Upscale mode).
+        """Ask the engine's planner what an upscale of this picture would take (Upscale mode),
+        or how an instruction edit's model will fit in memory (Edit mode, registry models).
 
         A background job (it may load the model into the cache, which the run reuses); the
         answer arrives as its result's note and replaces any earlier estimate.
         """
         panel = self._panel
-        if panel.mode() != "upscale" or not self._doc.has_image or panel.current_model() is None:
+        entry = panel.current_model()
+        if panel.mode() == "edit" and entry is not None and entry.choice.model_id:
+            self._estimate_job = self._bridge.submit_job(PlanRequest(entry.choice))
+            panel.set_estimate("Planning memory…")
+            return
+        if panel.mode() != "upscale" or not self._doc.has_image or entry is None:
             panel.set_estimate("")
             return
         request = build_upscale(panel.settings(reroll=False), self._doc.image, plan_only=True)

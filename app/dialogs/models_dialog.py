@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import engine_access
+from app.dialogs.memory_plans import MemoryPlanColumn
 from app.dialogs.transfer_jobs import (
     DownloadJob,
     JobSubmitter,
@@ -126,6 +127,8 @@ class ModelsDialog(QDialog):
         self._sized = False  # columns fit the first listing, then the user's widths are kept
         jobs.job_event.connect(self._on_job_event)
         self._build()
+        self.memory_plans = MemoryPlanColumn(self.table, MEMORY, jobs, device, dtype, self.row_of)
+        self.memory_plans.label_header(f"Memory ({self._device}, {self._dtype})")
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
@@ -135,12 +138,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.offline_notice)
 
         self.table = QTableWidget(0, len(COLUMNS), self)
-        labels = list(COLUMNS)
-        labels[MEMORY] = f"Memory ({self._device}, {self._dtype})"
-        self.table.setHorizontalHeaderLabels(labels)
-        self.table.horizontalHeaderItem(MEMORY).setToolTip(
-            "Estimated peak memory to make one image on this device and precision."
-        )
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -214,6 +212,7 @@ class ModelsDialog(QDialog):
             self._fill(index, row)
         for model_id in self._downloads:
             self._show_progress(model_id)
+        self.memory_plans.request(row.id for row in self._rows)
         if not self._sized:
             self._size_columns()
         self.table.clearSelection()  # rows may have moved (an import added one, a delete removed)

@@ -36,6 +36,7 @@ from app.state.tool_settings import ToolSettings
 from app.widgets.prompt_inputs import ClassPicker, InstructionEdit
 
 MAX_SEED = 2**31 - 1
+ESTIMATED_MODES = ("upscale", "edit")  # modes whose run the planner describes beforehand
 NO_MODEL_REASON = engine_access.why_not(None, "inpaint")
 BUTTON_TEXT = {
     "inpaint": "Fill mask",
@@ -293,9 +294,10 @@ class GeneratePanel(QWidget):
         self.blocker.setVisible(bool(reason))
 
     def set_estimate(self, text: str) -> None:
-        """What the planner expects of the upscale about to run (shown in Upscale mode)."""
+        """What the planner expects of the run about to start: an upscale's tiles and time, an
+        instruction edit's memory plan (shown in those modes only)."""
         self.estimate.setText(text)
-        self.estimate.setVisible(self.mode() == "upscale" and bool(text))
+        self.estimate.setVisible(self.mode() in ESTIMATED_MODES and bool(text))
 
     def set_history(self, items: list[str]) -> None:
         self.instruction.set_history(items)
@@ -352,7 +354,7 @@ class GeneratePanel(QWidget):
         with_model = upscaling and entry is not None and entry.family != "lanczos"
         self.fidelity.setVisible(with_model)
         self.fidelity_label.setVisible(with_model)
-        self.estimate.setVisible(upscaling and bool(self.estimate.text()))
+        self.estimate.setVisible(mode in ESTIMATED_MODES and bool(self.estimate.text()))
 
     def _on_model_changed(self, _index: int) -> None:
         self._update_modes()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.api.memory import MemoryPlan
 from engine.api.requests import BatchEntry
 
 # --------------------------------------------------------------------------------------------
@@ -135,6 +136,14 @@ class JobCancelled:
 
 
 @dataclass(frozen=True, slots=True)
+class MemoryPlanned:
+    """The answer to a ``PlanRequest``: bytes per component and the strategy that fits."""
+
+    job_id: str
+    plan: MemoryPlan
+
+
+@dataclass(frozen=True, slots=True)
 class BatchPlanned:
     """The files a batch will process, in order; what it passed over on purpose (hidden and
     system files, non-images in folders) and the entries it could not read (reported in the
@@ -209,6 +218,7 @@ Event = (
     | JobFailed
     | JobCancelled
     | BatchPlanned
+    | MemoryPlanned
     | BatchItemProgress
     | BatchProgress
     | BatchSummary

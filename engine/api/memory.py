@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TEXT_PLACEMENTS = ("device", "cpu", "release")
+GB = 1e9
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +69,21 @@ class MemoryPlan:
     @property
     def fits(self) -> bool:
         return self.available is None or self.total <= self.available
+
+    def summary(self) -> str:
+        """One line for the user: "needs ~9.8 GB on this GPU: int8 blocks", "fits in RAM"."""
+        need, gb = self.total / GB, None if self.available is None else self.available / GB
+        cpu = self.device.startswith("cpu")
+        where = "in RAM" if cpu else "on this GPU"
+        if self.fits:
+            line = f"fits in RAM (~{need:.1f} GB)" if cpu else f"needs ~{need:.1f} GB {where}"
+            if not cpu or self.strategy != RESIDENT:
+                line += f": {self.strategy.describe()}"
+        else:
+            line = (
+                f"needs ~{need:.1f} GB, more than the {gb:.1f} GB free {where} "
+                f"(even with {self.strategy.describe()})"
+            )
+        if self.seconds is not None:
+            line += f"; ~{self.seconds:.0f} s"
+        return line

@@ -230,6 +230,17 @@ class ImportRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanRequest:
+    """What ``choice`` needs at ``resolution`` (None: the model's own) on its device right now,
+    and the strategy the planner picks: a :class:`~engine.api.events.MemoryPlanned` event
+    answers (the GUI shows it before a run); nothing is loaded."""
+
+    choice: ModelChoice
+    resolution: int | None = None
+    lane: ClassVar[str] = "transfer"  # a few milliseconds of arithmetic: never behind a model
+
+
+@dataclass(frozen=True, slots=True)
 class EditRequest:
     """Edit ``image`` by a text ``instruction`` (VAREdit); optionally only where ``mask`` is True.
 
@@ -281,4 +292,5 @@ Request = (
     | DownloadRequest
     | ImportRequest
     | BatchRequest
+    | PlanRequest
 )

@@ -1,4 +1,4 @@
-"""``finescale models list|download|import|verify|remove``: the model manager without the GUI."""
+"""``finescale models list|download|import|verify|remove|plan``: models without the GUI."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import json
 import sys
 import time
 
+from engine.cli.plan import add_plan_parser
 from engine.runtime.cancel import CancelToken, UserFacingError
 
 
 def add_models_parser(subparsers) -> None:
     """Register the ``models`` command (wired into ``engine.cli.main`` by the lead)."""
-    parser = subparsers.add_parser("models", help="list, download, import, verify or remove models")
+    parser = subparsers.add_parser(
+        "models", help="list, download, import, verify, remove or plan models"
+    )
     actions = parser.add_subparsers(dest="models_command", required=True)
 
     listing = actions.add_parser("list", help="every known model with its status and size")
@@ -41,6 +44,8 @@ def add_models_parser(subparsers) -> None:
     drop = actions.add_parser("remove", help="delete a model's files (shared files are kept)")
     drop.add_argument("model_id")
     drop.set_defaults(handler=_remove)
+
+    add_plan_parser(actions)
 
 
 def _size_column(spec, state: str) -> str:

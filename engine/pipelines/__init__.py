@@ -13,6 +13,7 @@ from engine.api import (
     InpaintRequest,
     JobResult,
     OutpaintRequest,
+    PlanRequest,
     Request,
     UpscaleRequest,
 )
@@ -20,6 +21,7 @@ from engine.pipelines.batch import run_batch
 from engine.pipelines.edit import run_edit
 from engine.pipelines.generate import run_generate
 from engine.pipelines.inpaint import run_inpaint
+from engine.pipelines.memory_plan import run_plan
 from engine.pipelines.outpaint import run_outpaint
 from engine.pipelines.transfers import run_download, run_import
 from engine.pipelines.upscale import run_upscale_job
@@ -37,6 +39,7 @@ RUNNERS = {
     EditRequest: run_edit,
     BatchRequest: run_batch,
     UpscaleRequest: run_upscale_job,
+    PlanRequest: run_plan,
 }
 
 

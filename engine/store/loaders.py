@@ -6,11 +6,13 @@ its files by role; the model cache calls it, pipelines never do.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
 
 import torch
 
+from engine.api.memory import RESIDENT, MemoryStrategy
 from engine.models.compiled import compile_blocks
 from engine.models.family import FamilyModel
 from engine.models.infinity.config import SQUARE_SIDES
@@ -132,6 +134,21 @@ FAMILY_BLOCKS: dict[str, Callable[[FamilyModel], Iterable[torch.nn.Module]]] = {
 }
 
 
+def accepts_strategy(loader: FamilyLoader) -> bool:
+    """Whether a family loader can place its model by a :class:`MemoryStrategy`."""
+    try:
+        return "strategy" in inspect.signature(loader).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def applied_strategy(family: str, strategy: MemoryStrategy) -> MemoryStrategy:
+    """The strategy a load of ``family`` really gets: loaders that do not take one (yet) load
+    everything resident, and the cache keys the model by what was applied."""
+    loader = FAMILY_LOADERS.get(family)
+    return strategy if loader is not None and accepts_strategy(loader) else RESIDENT
+
+
 def load_family(
     family: str,
     files: Mapping[str, str],
@@ -139,12 +156,17 @@ def load_family(
     dtype: str = "fp32",
     patch_nums: tuple[int, ...] | None = None,
     progress: Progress | None = None,
+    *,
+    strategy: MemoryStrategy = RESIDENT,
     compile: bool = False,
 ) -> FamilyModel:
     loader = FAMILY_LOADERS.get(family)
     if loader is None:
         raise UserFacingError(f"Finescale cannot run {family} models yet.")
-    model = loader(files, device, dtype, patch_nums, progress)
+    if accepts_strategy(loader):
+        model = loader(files, device, dtype, patch_nums, progress, strategy=strategy)
+    else:
+        model = loader(files, device, dtype, patch_nums, progress)
     if compile:
         blocks = FAMILY_BLOCKS.get(family)
         if blocks is None:

@@ -63,6 +63,7 @@ class ModelSpec:
     notes: str = ""
     published: bool = True  # False: referenced by upstream code but not found in a release
     custom: bool = False  # True: imported by the user, not a released checkpoint
+    shape: str = ""  # engine.planning.shapes name (the memory plan's architecture); "" unknown
 
     @property
     def total_bytes(self) -> int:
@@ -208,6 +209,7 @@ def _var_spec(depth: int) -> ModelSpec:
         tasks=VAR_TASKS,
         patch_nums=PATCH_NUMS_256,
         memory_gb=_var_memory(size, depth, width, 680, VAR_VAE.size_bytes),
+        shape=f"var-d{depth}",
         notes=(
             f"ImageNet 256 px class-conditional, README FID {_VAR_FID[depth]}. File size = fp32 "
             "state_dict computed from the official code (var.md §1), so approximate."
@@ -233,6 +235,7 @@ def _var_models() -> list[ModelSpec]:
             patch_nums=PATCH_NUMS_512,
             memory_gb=_var_memory(d36_size, 36, 2304, 2240, VAR_VAE.size_bytes),
             notes="Recommended by the VAR authors for zero-shot in/out-painting (512 px).",
+            shape="var-d36",
         )
     )
     return models
@@ -265,6 +268,7 @@ def _infinity_models() -> list[ModelSpec]:
                 "Bitwise tokens + BSQ VAE; needs the flan-t5-xl text encoder (11.4 GB to "
                 "download, 4.9 GB kept: the encoder half)."
             ),
+            shape="infinity-2b",
         )
     )
     varedit_common = dict(
@@ -289,6 +293,7 @@ def _infinity_models() -> list[ModelSpec]:
                 "8B checkpoints only, so no download is offered. Import it if you have the file."
             ),
             published=False,
+            shape="varedit-2b",
             **varedit_common,
         )
     )
@@ -310,6 +315,7 @@ def _infinity_models() -> list[ModelSpec]:
                     "Transformer file size assumed fp32 (~33.5 GB, not verifiable offline). "
                     "The authors report 50 GB peak VRAM including checkpoint loading."
                 ),
+                shape="varedit-8b",
                 **varedit_common,
             )
         )
@@ -337,6 +343,7 @@ def _other_models() -> list[ModelSpec]:
                 "VAR-d24 fine-tune with the low-resolution photo as a prefix and a diffusion "
                 "refiner (ICML 2025); its own VQVAE. Memory: weights + KV cache, estimated."
             ),
+            shape="varsr",
         )
     )
     models.append(
@@ -351,6 +358,7 @@ def _other_models() -> list[ModelSpec]:
             patch_nums=None,
             memory_gb={"cuda-fp16": 0.3, "cuda-bf16": 0.3, "cuda-fp32": 0.3, "cpu-fp32": 0.3},
             notes="Ships with Finescale in resources/models/demo/; works offline out of the box.",
+            shape="demo",
         )
     )
     return models

@@ -24,7 +24,7 @@ from engine.runtime.cancel import CancelToken
 from engine.store import installed, locations
 from engine.store.catalogue import get_model
 from engine.store.download import download_model, format_bytes
-from engine.store.registry import VAR_REPO, VAR_VAE, memory_estimate_gb, released_model
+from engine.store.registry import VAR_REPO, VAR_VAE, released_model
 from tests.app.helpers import ScriptedPrompts
 from tests.hub_server import closed_port_url, payload, serve_hub
 
@@ -100,8 +100,9 @@ def test_download_shows_progress_then_installed(harness, hub, qtbot):
     assert harness.cell(STATUS) == "not installed"
     assert harness.cell(SIZE).startswith("≈ ")  # registry sizes are estimates
     assert harness.cell(DISK) == "—"
-    expected = memory_estimate_gb(get_model(MODEL), "cpu", "fp32")
-    assert harness.cell(MEMORY) == f"{expected:.1f} GB"
+    qtbot.waitUntil(lambda: MODEL in dialog.memory_plans.plans)  # the planner's answer
+    assert harness.cell(MEMORY) == dialog.memory_plans.plans[MODEL].summary()
+    assert harness.cell(MEMORY).startswith("fits in RAM")
     assert dialog.table.horizontalHeaderItem(MEMORY).text() == "Memory (cpu, fp32)"
     assert dialog.download_button.isEnabled() and not dialog.cancel_button.isEnabled()
     changed: list[bool] = []
