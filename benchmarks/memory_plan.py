@@ -180,7 +180,6 @@ def var_child(args: argparse.Namespace) -> dict:
 
 
 def estimate_var(args: argparse.Namespace) -> dict:
-    from engine.api.memory import RESIDENT
     from engine.planning.estimate import activation_bytes, kv_bytes, token_layout
     from engine.planning.shapes import SHAPES
 
@@ -188,13 +187,12 @@ def estimate_var(args: argparse.Namespace) -> dict:
     seq = token_layout(shape, shape.resolutions[0])
     last = not args.lowmem_layout
     return {
-        "kv_cache": kv_bytes(shape, seq, 4, RESIDENT, last),
+        "kv_cache": kv_bytes(shape, seq, 4, None, last),
         "activations": activation_bytes(shape, seq, 4, "cpu", False, last),
     }
 
 
 def estimate_for(args: argparse.Namespace, last_scale_cached: bool) -> dict:
-    from engine.api.memory import RESIDENT
     from engine.planning.estimate import activation_bytes, kv_bytes, token_layout
     from engine.planning.shapes import SHAPES, ModelShape
 
@@ -203,7 +201,7 @@ def estimate_for(args: argparse.Namespace, last_scale_cached: bool) -> dict:
     shape = ModelShape("2B-shaped", "varedit", cfg, base.vae, base.text, (args.resolution,))
     seq = token_layout(shape, args.resolution)
     b = 2 if args.dtype == "bf16" else 4
-    kv = kv_bytes(shape, seq, b, RESIDENT, last_scale_cached)
+    kv = kv_bytes(shape, seq, b, None, last_scale_cached)
     act = activation_bytes(shape, seq, b, "cpu", False, last_scale_cached)
     return {"kv_cache": kv, "activations": act}
 

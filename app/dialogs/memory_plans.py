@@ -32,7 +32,7 @@ def breakdown(plan: MemoryPlan) -> str:
     lines.append(f"total: {plan.total / GB:.2f} GB at {plan.resolution} px")
     if plan.available is not None:
         lines.append(f"usable on {plan.device}: {plan.available / GB:.2f} GB")
-    lines.append(f"strategy: {plan.strategy.describe()}")
+    lines.append(f"strategy: {plan.method()}")
     return "\n".join(lines)
 
 

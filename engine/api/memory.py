@@ -61,6 +61,7 @@ class MemoryPlan:
     available: int | None  # free bytes on the device the plan was made for (None: unknown)
     device: str  # "cuda:0 (NVIDIA ...)", "cpu"
     seconds: float | None = None  # rough time per image, when known
+    kv_budget: float | None = None  # the sampling's ScaleKV budget the plan assumes
 
     @property
     def total(self) -> int:
@@ -70,6 +71,11 @@ class MemoryPlan:
     def fits(self) -> bool:
         return self.available is None or self.total <= self.available
 
+    def method(self) -> str:
+        """The strategy in words, with the KV budget when the plan assumes one."""
+        budget = "" if self.kv_budget is None else f", KV budget {self.kv_budget:.0%}"
+        return self.strategy.describe() + budget
+
     def summary(self) -> str:
         """One line for the user: "needs ~9.8 GB on this GPU: int8 blocks", "fits in RAM"."""
         need, gb = self.total / GB, None if self.available is None else self.available / GB
@@ -78,11 +84,11 @@ class MemoryPlan:
         if self.fits:
             line = f"fits in RAM (~{need:.1f} GB)" if cpu else f"needs ~{need:.1f} GB {where}"
             if not cpu or self.strategy != RESIDENT:
-                line += f": {self.strategy.describe()}"
+                line += f": {self.method()}"
         else:
             line = (
                 f"needs ~{need:.1f} GB, more than the {gb:.1f} GB free {where} "
-                f"(even with {self.strategy.describe()})"
+                f"(even with {self.method()})"
             )
         if self.seconds is not None:
             line += f"; ~{self.seconds:.0f} s"

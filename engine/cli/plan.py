@@ -56,7 +56,7 @@ def format_plan(plan, dtype: str) -> list[str]:
     lines = [f"{plan.model} at {plan.resolution} px, {dtype}, on {plan.device}{usable}"]
     lines += [f"  {name:<14}{size / GB:>7.2f} GB" for name, size in plan.components]
     lines.append(f"  {'total':<14}{plan.total / GB:>7.2f} GB")
-    lines.append(f"strategy: {plan.strategy.describe()}")
+    lines.append(f"strategy: {plan.method()}")
     return lines
 
 

@@ -63,12 +63,12 @@ def token_layout(shape: ModelShape, resolution: int) -> TokenLayout:
     return TokenLayout(CFG_ROWS, prefix, scales, False)
 
 
-def kv_bytes(shape: ModelShape, seq: TokenLayout, block_bytes: int, strategy: MemoryStrategy,
-             last_scale_cached: bool = False) -> int:  # fmt: skip
+def kv_bytes(shape: ModelShape, seq: TokenLayout, block_bytes: int,
+             kv_budget: float | None = None, last_scale_cached: bool = False) -> int:  # fmt: skip
     """K and V of every block for the cached tokens; VAREdit's SAR layer also keeps the
     source's keys and the fused qkv output its values are a view of (4 widths per token)."""
     cfg = shape.transformer
-    tokens = seq.cached_tokens(last_scale_cached, strategy.kv_budget)
+    tokens = seq.cached_tokens(last_scale_cached, kv_budget)
     per_token = seq.rows * 2 * cfg.embed_dim * block_bytes  # K and V, every row
     extra = 2 * seq.source * per_token if seq.sar_source else 0
     return int(cfg.depth * tokens * per_token + extra)
@@ -139,6 +139,7 @@ def estimate(
     device_kind: str = "cuda",
     dtype: str = "bf16",
     *,
+    kv_budget: float | None = None,
     last_scale_cached: bool = False,
 ) -> tuple[tuple[str, int], ...]:
     """Bytes on the device: weights, kv_cache, activations, vae, text_encoder (see module)."""
@@ -146,7 +147,7 @@ def estimate(
     stream = strategy.stream_blocks and device_kind != "cpu"
     model = transformer_bytes(shape, dtype, strategy.int8_blocks)
     seq = token_layout(shape, resolution)
-    kv = kv_bytes(shape, seq, b, strategy, last_scale_cached)
+    kv = kv_bytes(shape, seq, b, kv_budget, last_scale_cached)
     act = activation_bytes(shape, seq, b, device_kind, strategy.int8_blocks, last_scale_cached)
     sampling = kv + act
     text_resident = text_phase = 0

@@ -44,7 +44,7 @@ class DeviceMemory:
         return max(0, int(self.free * (1 - MARGIN)) - reserve)
 
 
-def ladder(shape: ModelShape, kind: str, kv_budget: float | None = None) -> list[MemoryStrategy]:
+def ladder(shape: ModelShape, kind: str) -> list[MemoryStrategy]:
     """The strategies worth trying on this device, in order: T5 steps only for text models,
     no streaming on the CPU (RAM to RAM saves nothing)."""
     out = []
@@ -53,8 +53,6 @@ def ladder(shape: ModelShape, kind: str, kv_budget: float | None = None) -> list
             strategy = replace(strategy, text_encoder="device")
         if kind == "cpu" and strategy.stream_blocks:
             continue
-        if kv_budget is not None:
-            strategy = replace(strategy, kv_budget=kv_budget)
         if strategy not in out:
             out.append(strategy)
     return out
@@ -67,10 +65,14 @@ def plan_for(
     strategy: MemoryStrategy,
     device: DeviceMemory,
     dtype: str,
+    kv_budget: float | None = None,
 ) -> MemoryPlan:
-    """The plan of one given strategy (the user's, or one step of the ladder)."""
-    components = estimate(shape, resolution, strategy, device.kind, dtype)
-    return MemoryPlan(model, resolution, strategy, components, device.usable, device.label)
+    """The plan of one given strategy (the user's, or one step of the ladder); ``kv_budget``
+    is the sampling setting the run will use (``Sampling.kv_budget``)."""
+    components = estimate(shape, resolution, strategy, device.kind, dtype, kv_budget=kv_budget)
+    return MemoryPlan(
+        model, resolution, strategy, components, device.usable, device.label, kv_budget=kv_budget
+    )
 
 
 def choose(
@@ -83,8 +85,8 @@ def choose(
 ) -> MemoryPlan:
     """The first plan that fits, else the smallest (``fits`` False: the caller says so)."""
     plans = [
-        plan_for(shape, model, resolution, strategy, device, dtype)
-        for strategy in ladder(shape, device.kind, kv_budget)
+        plan_for(shape, model, resolution, strategy, device, dtype, kv_budget)
+        for strategy in ladder(shape, device.kind)
     ]
     for candidate in plans:
         if candidate.fits:

@@ -79,7 +79,7 @@ def test_kv_cache_of_8b_matches_the_issue_arithmetic():
     per_token = 40 * 2 * 2 * 3584 * 2
     assert kv == per_token * (1024 + 2521 - 1024) + 2 * 1024 * 2 * 2 * 3584 * 2
     assert 2.85e9 < kv < 3.0e9
-    budget = dict(estimate(shape, 1024, MemoryStrategy(kv_budget=0.1)))["kv_cache"]
+    budget = dict(estimate(shape, 1024, RESIDENT, kv_budget=0.1))["kv_cache"]
     full = dict(estimate(shape, 1024, RESIDENT))["kv_cache"]
     assert budget < 0.25 * full
     with_last = dict(estimate(shape, 1024, RESIDENT, last_scale_cached=True))["kv_cache"]
