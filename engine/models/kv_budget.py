@@ -59,17 +59,21 @@ def select_keys(
 
 
 class KVBudget:
-    """One sampling run's budget: which scales compress and how many keys each layer keeps.
+    """One sampling run's budget: how many keys each layer keeps after each scale.
 
-    ``share`` of the cache is kept (at least every token of the scales before the first
-    compressed one); layer 0 keeps everything.
+    While a layer's cache holds no more than ``floor`` tokens (every token of the scales before
+    the last ~40 % of the schedule, ScaleKV's "base capacity") it keeps everything; above that
+    it keeps ``share`` of it, never fewer than ``floor``. A ``prefix`` run before the first
+    scale (VAREdit's source image) counts as cache like any scale's tokens. Layer 0 keeps
+    everything; the last scale is attended to, never stored.
     """
 
-    def __init__(self, share: float, tokens_per_scale: Sequence[int]):
+    def __init__(self, share: float, tokens_per_scale: Sequence[int], prefix: int = 0):
         if not 0.0 < share <= 1.0:
             raise ValueError("the KV budget is a share in (0, 1]")
         self.share = share
         self.tokens = tuple(int(t) for t in tokens_per_scale)
+        self.prefix = int(prefix)
         n = len(self.tokens)
         self.first_compressed = n - max(1, math.ceil(COMPRESSED_SHARE * n))
         self.floor = sum(self.tokens[: self.first_compressed])
@@ -80,21 +84,29 @@ class KVBudget:
         self.scale_index, self.grid = scale_index, grid
 
     def compresses(self, layer: int) -> bool:
-        """Whether ``layer`` compresses its cache after the current scale (never the last scale:
-        it is attended to, not cached)."""
-        last = len(self.tokens) - 1
-        return layer > 0 and self.first_compressed <= self.scale_index < last
+        """Whether ``layer`` may compress its cache after the current scale."""
+        return layer > 0 and self.scale_index < len(self.tokens) - 1
 
     def keep(self, cached: int) -> int:
-        return min(cached, max(self.floor, math.ceil(self.share * cached)))
+        if cached <= self.floor:
+            return cached
+        return max(self.floor, math.ceil(self.share * cached))
+
+    def held(self, layer: int) -> list[tuple[int, int]]:
+        """Per pass (the prefix, then every scale but the last): the tokens a layer attends
+        over and the tokens it stores afterwards."""
+        out, held = [], 0
+        for tokens in ((self.prefix,) if self.prefix else ()) + self.tokens[:-1]:
+            seen = held + tokens
+            held = self.keep(seen) if layer > 0 else seen
+            out.append((seen, held))
+        return out
 
     def capacity(self, layer: int) -> int:
-        """Tokens a layer's cache buffer must hold: the most it holds at any point of the run
-        (the last scale is never stored)."""
-        held = most = 0
-        for si, tokens in enumerate(self.tokens[:-1]):
-            held += tokens
-            most = max(most, held)
-            if layer > 0 and si >= self.first_compressed:
-                held = self.keep(held)
-        return most
+        """Tokens a layer's cache buffer must hold: the most it stores at any point (a pass
+        that outgrows it attends over the buffer joined with its own keys, then compresses)."""
+        return max((kept for _, kept in self.held(layer)), default=0)
+
+    def transient(self, layer: int) -> int:
+        """Tokens above the buffer one layer briefly holds while a pass outgrows it."""
+        return max((seen for seen, _ in self.held(layer)), default=0) - self.capacity(layer)

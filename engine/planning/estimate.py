@@ -8,26 +8,25 @@ the components then sum to the peak, which is what :attr:`MemoryPlan.total` repo
 
 KV layout (the low-memory loader's): K and V in the blocks' dtype for the CFG rows, for the
 source tokens and every target scale except the last (``last_scale_cached=True`` gives the
-layout that caches the last scale too). With ``kv_budget`` the source and the large scales
-(grid side >= 24, where ScaleKV compresses the 1M schedule) keep that share of their tokens.
+layout that caches the last scale too). With ``kv_budget`` each layer holds what the sampler's
+:class:`~engine.models.kv_budget.KVBudget` sizes its buffer to (the same object decides both).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from engine.api.memory import MemoryStrategy
 from engine.models.infinity.config import square_schedule
+from engine.models.kv_budget import KVBudget
 from engine.planning import weights
 from engine.planning.shapes import ModelShape, T5Shape
 
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 CFG_ROWS = 2  # conditional + unconditional branch
-LARGE_SIDE = 24
 FIXED_RUNTIME = 8 * 2**20  # RoPE table, latents, generator, text condition: a few MB
 
 
@@ -40,11 +39,9 @@ class TokenLayout:
     scales: tuple[tuple[int, int], ...]  # transformer grid per scale
     sar_source: bool  # VAREdit's SAR layer keeps the full source apart from its cache
 
-    def cached_tokens(self, last_scale_cached: bool, budget: float | None) -> float:
+    def cached_tokens(self, last_scale_cached: bool) -> int:
         scales = self.scales if last_scale_cached else self.scales[:-1]
-        full = sum(h * w for h, w in scales if h < LARGE_SIDE)
-        large = self.source + sum(h * w for h, w in scales if h >= LARGE_SIDE)
-        return full + (large if budget is None else math.ceil(large * budget))
+        return self.source + sum(h * w for h, w in scales)
 
     @property
     def largest(self) -> int:
@@ -68,10 +65,15 @@ def kv_bytes(shape: ModelShape, seq: TokenLayout, block_bytes: int,
     """K and V of every block for the cached tokens; VAREdit's SAR layer also keeps the
     source's keys and the fused qkv output its values are a view of (4 widths per token)."""
     cfg = shape.transformer
-    tokens = seq.cached_tokens(last_scale_cached, kv_budget)
+    if kv_budget is None:
+        tokens = cfg.depth * seq.cached_tokens(last_scale_cached)
+    else:
+        scales = [h * w for h, w in seq.scales]
+        budget = KVBudget(kv_budget, scales, prefix=seq.source)
+        tokens = sum(budget.capacity(layer) for layer in range(cfg.depth)) + budget.transient(1)
     per_token = seq.rows * 2 * cfg.embed_dim * block_bytes  # K and V, every row
     extra = 2 * seq.source * per_token if seq.sar_source else 0
-    return int(cfg.depth * tokens * per_token + extra)
+    return int(tokens * per_token + extra)
 
 
 def activation_bytes(shape: ModelShape, seq: TokenLayout, block_bytes: int, device_kind: str,
@@ -95,7 +97,7 @@ def activation_bytes(shape: ModelShape, seq: TokenLayout, block_bytes: int, devi
     around = 2 * unit * 4 + l * C * 4 + R * previous * C * 4  # held outside the block
     stream = unit * 4
     rope = unit * (6 * b + 12)
-    keys = seq.cached_tokens(last_scale_cached, None) + (0 if last_scale_cached else l)
+    keys = seq.cached_tokens(last_scale_cached) + (0 if last_scale_cached else l)
     sdpa = unit * 7 * b
     if device_kind == "cpu" and b == 2:
         sdpa += 2 * R * keys * C * b

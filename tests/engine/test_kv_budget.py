@@ -74,6 +74,17 @@ def test_budget_capacity_is_what_the_run_holds():
         KVBudget(0.0, [1, 4])
 
 
+def test_a_prefix_is_compressed_like_any_pass():
+    """VAREdit's 4096 source tokens at 1024 px: layers > 0 store a share of them right away."""
+    scales = [s * s for s in (1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64)]
+    budget = KVBudget(0.1, scales, prefix=4096)
+    full = 4096 + sum(scales[:-1])
+    assert budget.capacity(0) == full  # the SAR layer keeps everything
+    assert budget.capacity(1) < 0.3 * full
+    assert budget.capacity(1) + budget.transient(1) == 4096  # briefly, the source whole
+    assert budget.held(1)[0] == (4096, budget.floor)
+
+
 def test_selection_keeps_the_window_and_the_keys_it_looks_at():
     torch.manual_seed(0)
     B, H, c, grid = 1, 2, 8, (4, 4)

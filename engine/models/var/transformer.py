@@ -81,8 +81,9 @@ class SelfAttention(nn.Module):
 
         With a capacity the cache is one buffer written in place (no re-copy of every earlier
         scale at every scale, as ``torch.cat`` does); the values attended to are the same. A
-        scale that does not fit the capacity (the last one: never read again) is attended to
-        but not stored, so the cache never holds it (38 % of VAR-256's tokens).
+        scale that does not fit the capacity is attended to but not stored: the last one (never
+        read again, 38 % of VAR-256's tokens), or with a KV budget one that ``_compress`` then
+        stores in part.
         """
         start, end = self.cached_len, self.cached_len + k.shape[2]
         if self.cached_k is not None and (self.cache_capacity == 0 or end > self.cache_capacity):
@@ -100,19 +101,22 @@ class SelfAttention(nn.Module):
         self.cached_k, self.cached_v, self.cached_len = k, v, end
         return k, v
 
-    def _compress(self, q: torch.Tensor) -> None:
-        """Keep the budget's share of the cache: the keys this scale's window queries use."""
-        keep = self.budget.keep(self.cached_len)
-        if keep >= self.cached_len:
-            return
-        start = self.cached_len - q.shape[2]
-        idx = select_keys(q, self.cached_k, start, self.budget.grid, keep, scale=1.0)
+    def _compress(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Store the budget's share of everything this scale attended over (``k``, ``v``):
+        the keys its window queries use."""
+        seen = k.shape[2]
+        keep = self.budget.keep(seen)
+        if keep >= seen:
+            return  # stored whole by _append
+        idx = select_keys(q, k, seen - q.shape[2], self.budget.grid, keep, scale=1.0)
         idx = idx.unsqueeze(-1).expand(-1, -1, -1, self.head_dim)
-        k, v = self.cached_k.gather(2, idx), self.cached_v.gather(2, idx)
-        if self._kv is not None:
-            self._kv[0, :, :, :keep], self._kv[1, :, :, :keep] = k, v
-            k, v = self._kv[0, :, :, :keep], self._kv[1, :, :, :keep]
-        self.cached_k, self.cached_v, self.cached_len = k, v, keep
+        k, v = k.gather(2, idx), v.gather(2, idx)
+        if self._kv is None:
+            B, H, _, c = k.shape
+            self._kv = k.new_empty(2, B, H, self.cache_capacity, c)
+        self._kv[0, :, :, :keep], self._kv[1, :, :, :keep] = k, v
+        self.cached_k, self.cached_v = self._kv[0, :, :, :keep], self._kv[1, :, :, :keep]
+        self.cached_len = keep
 
     def forward(self, x: torch.Tensor, attn_bias: torch.Tensor | None) -> torch.Tensor:
         B, L, C = x.shape
@@ -126,7 +130,7 @@ class SelfAttention(nn.Module):
             k, v = self._append(k, v)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias, scale=1.0)
         if self.caching and self.budget is not None and self.budget.compresses(self.layer):
-            self._compress(q)
+            self._compress(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(B, L, C))
 
 
