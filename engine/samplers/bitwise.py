@@ -96,7 +96,7 @@ def sample_bits(
     last = len(schedule) - 1
     bits_fed: list[torch.Tensor] = []
     latent = None
-    capacity = source.shape[1] + sum(h * w for h, w in schedule)
+    capacity = model.cache_tokens(source.shape[1], schedule)
     with model.kv_cache(capacity):
         model.run_source(source, text, schedule)
         x = model.start_tokens(text).expand(text.rows, 1, -1)

