@@ -20,13 +20,25 @@ from engine.models.infinity.transformer import InfinityTransformer
 from engine.runtime.cancel import UserFacingError
 from engine.runtime.devices import resolve_device, resolve_dtype
 from engine.store.checkpoint import Progress, read_state_dict
+from engine.store.tensor_stream import SafetensorsStream
 
 FileProgress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
 ROLES = ("vae", "transformer", "text_encoder")
 
 
-def load_transformer(path: str, progress: Progress | None = None) -> InfinityTransformer:
-    return build_transformer(read_state_dict(path, progress=progress), os.path.basename(path))
+def load_transformer(
+    path: str,
+    progress: Progress | None = None,
+    block_dtype: torch.dtype = torch.float32,
+    int8_blocks: bool = False,
+) -> InfinityTransformer:
+    """The transformer with its blocks in ``block_dtype`` (or int8), converted tensor by
+    tensor as read: safetensors by plain reads, ``.pth`` through a memory map."""
+    if path.endswith(".safetensors"):
+        state = SafetensorsStream(path, progress)
+    else:
+        state = read_state_dict(path, progress=progress)
+    return build_transformer(state, os.path.basename(path), block_dtype, int8_blocks)
 
 
 def load_vae(path: str, progress: Progress | None = None) -> BSQVae:
@@ -65,9 +77,7 @@ def load_varedit_files(
         name = os.path.basename(path)
         return None if progress is None else lambda done, total: progress(name, done, total)
 
-    transformer = load_transformer(files["transformer"], report(files["transformer"]))
-    if torch_dtype != torch.float32:
-        transformer.set_block_dtype(torch_dtype)
+    transformer = load_transformer(files["transformer"], report(files["transformer"]), torch_dtype)
     vae = load_vae(files["vae"], report(files["vae"]))
     # T5 in half precision only on a GPU (the reference runs it in fp16 there).
     text_dtype = torch_dtype if torch_device.type == "cuda" else torch.float32

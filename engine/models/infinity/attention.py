@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.infinity.rope import apply_rope
+from engine.models.int8 import linear, output_dtype
 
 MAX_SCALE_MUL = math.log(100.0)
 
@@ -61,11 +62,11 @@ class CrossAttention(nn.Module):
 
     def project_kv(self, tokens: torch.Tensor) -> torch.Tensor:
         bias = torch.cat((self.zero_k_bias, self.v_bias))
-        return F.linear(tokens, self.mat_kv.weight, bias).view(-1, 2, self.heads, self.head_dim)
+        return linear(self.mat_kv, tokens, bias).view(-1, 2, self.heads, self.head_dim)
 
     def forward(self, x: torch.Tensor, text: TextKV) -> torch.Tensor:
         B, L, _ = x.shape
-        dtype = self.mat_q.weight.dtype
+        dtype = output_dtype(self.mat_q)
         q = self.mat_q(x.to(dtype)).view(B, L, self.heads, self.head_dim)
         kv = self.project_kv(text.tokens.to(dtype))
         out = _varlen(list(q.unbind(0)), kv, text, self.heads, 1 / math.sqrt(self.head_dim))
@@ -183,7 +184,7 @@ class SelfAttention(nn.Module):
         """(B, H, L, c) each: normalised, scaled and rotated as the reference does."""
         B, L, _ = x.shape
         bias = torch.cat((self.q_bias, self.zero_k_bias, self.v_bias))
-        qkv = F.linear(x, self.mat_qkv.weight, bias).view(B, L, 3, self.heads, self.head_dim)
+        qkv = linear(self.mat_qkv, x, bias).view(B, L, 3, self.heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         scale_mul = self.scale_mul_1H11.clamp_max(MAX_SCALE_MUL).exp()
         q = F.normalize(q, dim=-1, eps=1e-12).mul(scale_mul)

@@ -25,6 +25,7 @@ from engine.models.infinity.attention import (
 )
 from engine.models.infinity.config import NORM_EPS, TEXT_MAXLEN, Grid, InfinityConfig
 from engine.models.infinity.rope import rope_table, source_span, target_span
+from engine.models.int8 import output_dtype
 
 
 def ada_norm(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -56,7 +57,7 @@ class CrossAttnBlock(nn.Module):
     def forward(self, x, gss, text: TextKV, rope, grid=None, source_grid=None):
         """``x`` (rows or 1, L, C) float32 residual stream; the layers run in their weights'
         dtype (bf16/fp16 when set), their outputs join the stream in float32."""
-        dtype = self.ffn.fc1.weight.dtype
+        dtype = output_dtype(self.ffn.fc1)
         gamma1, gamma2, scale1, scale2, shift1, shift2 = (self.ada_gss.float() + gss).unbind(2)
         attended = self.sa(ada_norm(x, scale1, shift1).to(dtype), rope, grid, source_grid)
         x = x + attended.float().mul_(gamma1)
