@@ -2,7 +2,7 @@
 
 Each file is read with ``read_state_dict`` (safetensors memory-mapped, ``.pth`` with
 ``weights_only=True``; the VAE's ``{"vae": ...}`` container is unwrapped there), built strictly
-by :mod:`engine.models.infinity.build` and moved to the device.
+by :mod:`engine.models.infinity.build` and placed as the :class:`MemoryStrategy` says.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
+from engine.api.memory import RESIDENT, MemoryStrategy
 from engine.models.infinity.bsq_vae import BSQVae
 from engine.models.infinity.build import build_transformer, build_vae, resolution_for
 from engine.models.infinity.family import InfinityEditModel
@@ -64,30 +65,48 @@ def load_varedit_files(
     dtype: str = "fp32",
     patch_nums: tuple[int, ...] | None = None,
     progress: FileProgress | None = None,
+    strategy: MemoryStrategy = RESIDENT,
 ) -> InfinityEditModel:
     """The family loader: ``files`` by role ``vae``, ``transformer``, ``text_encoder`` (a Hugging
-    Face T5 folder); ``patch_nums`` (token sides, e.g. 1..16 for 256 px) picks the resolution."""
+    Face T5 folder); ``patch_nums`` (token sides, e.g. 1..16 for 256 px) picks the resolution;
+    ``strategy`` places the model (int8 blocks, streamed blocks, where T5 runs)."""
     files = with_text_folder(files)
     missing = [role for role in ROLES if not files.get(role)]
     if missing:
         raise UserFacingError(f"A VAREdit model needs its {' and '.join(missing)} file(s).")
+    if strategy.kv_budget is not None:
+        raise UserFacingError("A KV cache budget is not available for VAREdit models yet.")
     torch_device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
 
     def report(path: str) -> Progress | None:
         name = os.path.basename(path)
         return None if progress is None else lambda done, total: progress(name, done, total)
 
-    transformer = load_transformer(files["transformer"], report(files["transformer"]), torch_dtype)
+    transformer = load_transformer(
+        files["transformer"], report(files["transformer"]), torch_dtype, strategy.int8_blocks
+    )
+    if strategy.stream_blocks:
+        transformer.stream_blocks(torch_device)
+    else:
+        transformer.to(torch_device)
     vae = load_vae(files["vae"], report(files["vae"]))
-    # T5 in half precision only on a GPU (the reference runs it in fp16 there).
-    text_dtype = torch_dtype if torch_device.type == "cuda" else torch.float32
-    text = T5TextEncoder(files["text_encoder"], torch_device, text_dtype)
     return InfinityEditModel(
-        transformer.to(torch_device),
+        transformer,
         vae.to(torch_device),
-        text,
+        text_encoder(files["text_encoder"], torch_device, torch_dtype, strategy.text_encoder),
         resolution_for(files["transformer"], patch_nums),
         os.path.basename(files["transformer"]),
         torch_device,
         torch_dtype,
     )
+
+
+def text_encoder(
+    folder: str, device: torch.device, dtype: torch.dtype, placement: str
+) -> T5TextEncoder:
+    """T5 on the device (half precision only on a GPU, as the reference runs it), on the CPU
+    in fp32 (only the features move), or on the device and freed after each encode."""
+    if placement == "cpu":
+        return T5TextEncoder(folder, "cpu", torch.float32)
+    text_dtype = dtype if device.type == "cuda" else torch.float32
+    return T5TextEncoder(folder, device, text_dtype, release_after=placement == "release")

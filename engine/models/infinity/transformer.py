@@ -26,6 +26,7 @@ from engine.models.infinity.attention import (
 from engine.models.infinity.config import NORM_EPS, TEXT_MAXLEN, Grid, InfinityConfig
 from engine.models.infinity.rope import rope_table, source_span, target_span
 from engine.models.int8 import output_dtype
+from engine.models.streaming import BlockStreamer, move_except
 
 
 def ada_norm(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -116,11 +117,19 @@ class InfinityTransformer(nn.Module):
             for c in range(cfg.block_chunks)
         )
         self._rope: torch.Tensor | None = None
+        self.streamer: BlockStreamer | None = None  # set by stream_blocks()
 
     def set_block_dtype(self, dtype: torch.dtype) -> None:
         """Run the blocks (and so the KV cache) in ``dtype``, as the released pipeline runs
         them in bf16; text projections, embeddings and the head stay float32."""
         self.block_chunks.to(dtype)
+
+    def stream_blocks(self, device: torch.device) -> BlockStreamer:
+        """Everything but the blocks to ``device``; the blocks stay in (pinned) host RAM and
+        run through two device slots (:mod:`engine.models.streaming`): same bits."""
+        move_except(self, "block_chunks.", device)
+        self.streamer = BlockStreamer(list(self.blocks()), device)
+        return self.streamer
 
     def blocks(self) -> Iterator[CrossAttnBlock]:
         for chunk in self.block_chunks:
@@ -167,8 +176,9 @@ class InfinityTransformer(nn.Module):
                 block.sa.cache = None
 
     def _run(self, x, text: TextCondition, rope, grid=None, source_grid=None):
-        for block in self.blocks():
-            x = block(x, text.gss, text.kv, rope, grid, source_grid)
+        for index, block in enumerate(self.blocks()):
+            args = (x, text.gss, text.kv, rope, grid, source_grid)
+            x = block(*args) if self.streamer is None else self.streamer(index, *args)
         return x
 
     def run_source(self, source: torch.Tensor, text: TextCondition, schedule) -> torch.Tensor:
