@@ -26,9 +26,9 @@ def named_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
 def move_except(module: nn.Module, prefix: str, device: torch.device) -> None:
     """Move every parameter and buffer of ``module`` to ``device`` except those under
     ``prefix`` (e.g. the streamed blocks), in place."""
-    for name, tensor in named_tensors(module).items():
-        if not name.startswith(prefix):
-            tensor.data = tensor.data.to(device)
+    for name, child in module.named_modules():
+        if not f"{name}.".startswith(prefix):  # each module moves its own tensors only
+            child._apply(lambda t: t.to(device), recurse=False)
 
 
 class BlockStreamer:
