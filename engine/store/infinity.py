@@ -74,8 +74,6 @@ def load_varedit_files(
     missing = [role for role in ROLES if not files.get(role)]
     if missing:
         raise UserFacingError(f"A VAREdit model needs its {' and '.join(missing)} file(s).")
-    if strategy.kv_budget is not None:
-        raise UserFacingError("A KV cache budget is not available for VAREdit models yet.")
     torch_device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
 
     def report(path: str) -> Progress | None:

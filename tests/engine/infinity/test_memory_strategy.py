@@ -9,7 +9,6 @@ from engine.api import Sampling
 from engine.api.memory import MemoryStrategy
 from engine.models.family import Condition
 from engine.models.infinity.config import SQUARE_SIDES
-from engine.runtime.cancel import UserFacingError
 from engine.store.infinity import load_varedit_files
 from tests.engine.infinity.recipes import PROMPT, fixture_tensors
 
@@ -73,8 +72,3 @@ def test_int8_blocks_stream_like_they_run_resident(edit_files, source_rgb):
     resident = edit_bits(load(edit_files, int8_blocks=True), source_rgb)
     streamed = edit_bits(load(edit_files, int8_blocks=True, stream_blocks=True), source_rgb)
     assert all(torch.equal(a, b) for a, b in zip(resident, streamed, strict=True))
-
-
-def test_a_kv_budget_is_refused_for_now(edit_files):
-    with pytest.raises(UserFacingError, match="KV cache budget"):
-        load(edit_files, kv_budget=0.5)
