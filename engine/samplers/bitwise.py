@@ -97,7 +97,7 @@ def sample_bits(
     last = len(schedule) - 1
     bits_fed: list[torch.Tensor] = []
     latent = None
-    capacity = (0 if source is None else source.shape[1]) + sum(h * w for h, w in schedule)
+    capacity = model.cache_tokens(0 if source is None else source.shape[1], schedule)
     with model.kv_cache(capacity):
         if source is not None:
             model.run_source(source, text, schedule)

@@ -2,7 +2,7 @@
 
 Each file is read with ``read_state_dict`` (safetensors memory-mapped, ``.pth`` with
 ``weights_only=True``; the VAE's ``{"vae": ...}`` container is unwrapped there), built strictly
-by :mod:`engine.models.infinity.build` and moved to the device.
+by :mod:`engine.models.infinity.build` and placed as the :class:`MemoryStrategy` says.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
+from engine.api.memory import RESIDENT, MemoryStrategy
 from engine.models.infinity.bsq_vae import BSQVae
 from engine.models.infinity.build import build_transformer, build_vae, resolution_for
 from engine.models.infinity.family import InfinityEditModel
@@ -20,13 +21,25 @@ from engine.models.infinity.transformer import InfinityTransformer
 from engine.runtime.cancel import UserFacingError
 from engine.runtime.devices import resolve_device, resolve_dtype
 from engine.store.checkpoint import Progress, read_state_dict
+from engine.store.tensor_stream import SafetensorsStream
 
 FileProgress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
 ROLES = ("vae", "transformer", "text_encoder")
 
 
-def load_transformer(path: str, progress: Progress | None = None) -> InfinityTransformer:
-    return build_transformer(read_state_dict(path, progress=progress), os.path.basename(path))
+def load_transformer(
+    path: str,
+    progress: Progress | None = None,
+    block_dtype: torch.dtype = torch.float32,
+    int8_blocks: bool = False,
+) -> InfinityTransformer:
+    """The transformer with its blocks in ``block_dtype`` (or int8), converted tensor by
+    tensor as read: safetensors by plain reads, ``.pth`` through a memory map."""
+    if path.endswith(".safetensors"):
+        state = SafetensorsStream(path, progress)
+    else:
+        state = read_state_dict(path, progress=progress)
+    return build_transformer(state, os.path.basename(path), block_dtype, int8_blocks)
 
 
 def load_vae(path: str, progress: Progress | None = None) -> BSQVae:
@@ -52,9 +65,11 @@ def load_varedit_files(
     dtype: str = "fp32",
     patch_nums: tuple[int, ...] | None = None,
     progress: FileProgress | None = None,
+    strategy: MemoryStrategy = RESIDENT,
 ) -> InfinityEditModel:
     """The family loader: ``files`` by role ``vae``, ``transformer``, ``text_encoder`` (a Hugging
-    Face T5 folder); ``patch_nums`` (token sides, e.g. 1..16 for 256 px) picks the resolution."""
+    Face T5 folder); ``patch_nums`` (token sides, e.g. 1..16 for 256 px) picks the resolution;
+    ``strategy`` places the model (int8 blocks, streamed blocks, where T5 runs)."""
     files = with_text_folder(files)
     missing = [role for role in ROLES if not files.get(role)]
     if missing:
@@ -65,19 +80,31 @@ def load_varedit_files(
         name = os.path.basename(path)
         return None if progress is None else lambda done, total: progress(name, done, total)
 
-    transformer = load_transformer(files["transformer"], report(files["transformer"]))
-    if torch_dtype != torch.float32:
-        transformer.set_block_dtype(torch_dtype)
+    transformer = load_transformer(
+        files["transformer"], report(files["transformer"]), torch_dtype, strategy.int8_blocks
+    )
+    if strategy.stream_blocks:
+        transformer.stream_blocks(torch_device)
+    else:
+        transformer.to(torch_device)
     vae = load_vae(files["vae"], report(files["vae"]))
-    # T5 in half precision only on a GPU (the reference runs it in fp16 there).
-    text_dtype = torch_dtype if torch_device.type == "cuda" else torch.float32
-    text = T5TextEncoder(files["text_encoder"], torch_device, text_dtype)
     return InfinityEditModel(
-        transformer.to(torch_device),
+        transformer,
         vae.to(torch_device),
-        text,
+        text_encoder(files["text_encoder"], torch_device, torch_dtype, strategy.text_encoder),
         resolution_for(files["transformer"], patch_nums),
         os.path.basename(files["transformer"]),
         torch_device,
         torch_dtype,
     )
+
+
+def text_encoder(
+    folder: str, device: torch.device, dtype: torch.dtype, placement: str
+) -> T5TextEncoder:
+    """T5 on the device (half precision only on a GPU, as the reference runs it), on the CPU
+    in fp32 (only the features move), or on the device and freed after each encode."""
+    if placement == "cpu":
+        return T5TextEncoder(folder, "cpu", torch.float32)
+    text_dtype = dtype if device.type == "cuda" else torch.float32
+    return T5TextEncoder(folder, device, text_dtype, release_after=placement == "release")

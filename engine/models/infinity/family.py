@@ -3,12 +3,13 @@
 Tokens are bits ``(1, h*w, d)`` on the VAE's grid of each scale (for the 8B model the
 transformer sees 2x2 of those per token; pipelines never need to know). The condition needs both
 ``text`` (the instruction) and ``reference`` (the source at model resolution); the instruction's
-T5 features are kept for the last text, so variations of one edit encode it once.
+T5 features are kept for the last few texts, so variations of one edit encode it once.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -27,6 +28,7 @@ from engine.samplers.bitwise import BitwiseSettings, sample_bits, vae_grids
 from engine.samplers.hooks import TokenOverride
 
 PREVIEW_CELL_PX = 4  # preview pixels per latent cell
+TEXT_CACHE = 8  # instructions whose T5 features are kept
 
 
 def fit_preview_map(latent: torch.Tensor, rgb: np.ndarray) -> torch.Tensor:
@@ -93,7 +95,7 @@ class InfinityEditModel:
             )
         self.token_schedule = square_schedule(resolution)
         self._resolution = int(resolution)
-        self._text: tuple[str, torch.Tensor] | None = None
+        self._texts: OrderedDict[str, torch.Tensor] = OrderedDict()  # newest last
         self._source: tuple[bytes, torch.Tensor] | None = None  # (image digest, raw features)
         self._preview_map: torch.Tensor | None = None
 
@@ -136,9 +138,15 @@ class InfinityEditModel:
         return bit_teacher_force(source, keep)
 
     def text_features(self, text: str) -> torch.Tensor:
-        if self._text is None or self._text[0] != text:
-            self._text = (text, self.text_encoder.encode(text).to(self.device))
-        return self._text[1]
+        """T5 features on the model's device, kept for the last few instructions: variations
+        and undo/redo of an edit never re-encode (which matters when T5 is freed after use)."""
+        if text in self._texts:
+            self._texts.move_to_end(text)
+        else:
+            self._texts[text] = self.text_encoder.encode(text).to(self.device)
+            while len(self._texts) > TEXT_CACHE:
+                self._texts.popitem(last=False)
+        return self._texts[text]
 
     @torch.inference_mode()
     def sample(

@@ -25,6 +25,8 @@ from engine.models.infinity.attention import (
 )
 from engine.models.infinity.config import NORM_EPS, TEXT_MAXLEN, Grid, InfinityConfig
 from engine.models.infinity.rope import rope_table, source_span, target_span
+from engine.models.int8 import output_dtype
+from engine.models.streaming import BlockStreamer, move_except
 
 
 def ada_norm(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -56,7 +58,7 @@ class CrossAttnBlock(nn.Module):
     def forward(self, x, gss, text: TextKV, rope, grid=None, source_grid=None):
         """``x`` (rows or 1, L, C) float32 residual stream; the layers run in their weights'
         dtype (bf16/fp16 when set), their outputs join the stream in float32."""
-        dtype = self.ffn.fc1.weight.dtype
+        dtype = output_dtype(self.ffn.fc1)
         gamma1, gamma2, scale1, scale2, shift1, shift2 = (self.ada_gss.float() + gss).unbind(2)
         attended = self.sa(ada_norm(x, scale1, shift1).to(dtype), rope, grid, source_grid)
         x = x + attended.float().mul_(gamma1)
@@ -116,6 +118,7 @@ class InfinityTransformer(nn.Module):
         )
         self._rope: torch.Tensor | None = None
         self.reference = True  # VAREdit's source block precedes the targets
+        self.streamer: BlockStreamer | None = None  # set by stream_blocks()
 
     def without_reference(self) -> InfinityTransformer:
         """Run as original Infinity (text-to-image, the same weights): no source block, so the
@@ -128,6 +131,13 @@ class InfinityTransformer(nn.Module):
         """Run the blocks (and so the KV cache) in ``dtype``, as the released pipeline runs
         them in bf16; text projections, embeddings and the head stay float32."""
         self.block_chunks.to(dtype)
+
+    def stream_blocks(self, device: torch.device) -> BlockStreamer:
+        """Everything but the blocks to ``device``; the blocks stay in (pinned) host RAM and
+        run through two device slots (:mod:`engine.models.streaming`): same bits."""
+        move_except(self, "block_chunks.", device)
+        self.streamer = BlockStreamer(list(self.blocks()), device)
+        return self.streamer
 
     def blocks(self) -> Iterator[CrossAttnBlock]:
         for chunk in self.block_chunks:
@@ -156,10 +166,15 @@ class InfinityTransformer(nn.Module):
         gss = self.shared_ada_lin(cond_BD.float()).float().view(len(spans), 1, 6, -1)
         return TextCondition(cond_BD, gss, kv, len(spans))
 
+    @staticmethod
+    def cache_tokens(source_len: int, schedule: tuple[Grid, ...]) -> int:
+        """KV cache capacity: the source and every target scale but the last (never read)."""
+        return source_len + sum(h * w for h, w in schedule[:-1])
+
     @contextmanager
     def kv_cache(self, capacity: int) -> Iterator[None]:
-        """Per-layer caches for ``capacity`` tokens (source + every target scale); always
-        dropped afterwards, even when sampling is cancelled."""
+        """Per-layer caches for ``capacity`` tokens (:meth:`cache_tokens`); always dropped
+        afterwards, even when sampling is cancelled."""
         for block in self.blocks():
             block.sa.cache = KVCache(capacity)
         try:
@@ -169,8 +184,9 @@ class InfinityTransformer(nn.Module):
                 block.sa.cache = None
 
     def _run(self, x, text: TextCondition, rope, grid=None, source_grid=None):
-        for block in self.blocks():
-            x = block(x, text.gss, text.kv, rope, grid, source_grid)
+        for index, block in enumerate(self.blocks()):
+            args = (x, text.gss, text.kv, rope, grid, source_grid)
+            x = block(*args) if self.streamer is None else self.streamer(index, *args)
         return x
 
     def run_source(self, source: torch.Tensor, text: TextCondition, schedule) -> torch.Tensor:
@@ -185,6 +201,10 @@ class InfinityTransformer(nn.Module):
     def run_scale(self, x, si: int, text: TextCondition, schedule: tuple[Grid, ...]):
         """One target scale: ``x`` (rows, h*w, C) embedded inputs -> hidden states."""
         x = x + self.lvl_embed.weight[si]
+        if si == len(schedule) - 1:  # the last scale attends without being cached
+            for block in self.blocks():
+                if block.sa.cache is not None:
+                    block.sa.cache.final = True
         rope = self.rope(*target_span(schedule, si, self.reference))
         return self._run(x, text, rope, tuple(schedule[si]), tuple(schedule[-1]))
 

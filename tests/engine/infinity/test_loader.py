@@ -44,7 +44,7 @@ def test_scale_mul_in_the_flash_layout_loads(transformer_state):
 def test_cfg_uncond_rows_are_padded_and_truncated_like_the_reference(transformer_state):
     state = dict(transformer_state)
     state["cfg_uncond"] = transformer_state["cfg_uncond"][:300]
-    padded = build_transformer(state, "short.pth").cfg_uncond
+    padded = build_transformer(dict(state), "short.pth").cfg_uncond  # building consumes it
     assert torch.equal(padded[:300], transformer_state["cfg_uncond"][:300])
     assert torch.equal(padded[300:], default_uncond_rows(128)[300:])
     state["cfg_uncond"] = torch.cat([transformer_state["cfg_uncond"]] * 2)
