@@ -46,9 +46,12 @@ class DeviceMemory:
 
 def ladder(shape: ModelShape, kind: str) -> list[MemoryStrategy]:
     """The strategies worth trying on this device, in order: T5 steps only for text models,
-    no streaming on the CPU (RAM to RAM saves nothing)."""
+    int8 and streamed blocks only for the Infinity families, no streaming on the CPU (RAM to
+    RAM saves nothing)."""
     out = []
     for strategy in LADDER:
+        if not shape.bitwise and (strategy.int8_blocks or strategy.stream_blocks):
+            continue  # the block mechanics are the Infinity families' (loaders.PLACED_BY_STRATEGY)
         if shape.text is None and strategy.text_encoder != "device":
             strategy = replace(strategy, text_encoder="device")
         if kind == "cpu" and strategy.stream_blocks:

@@ -6,7 +6,6 @@ its files by role; the model cache calls it, pipelines never do.
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
 
@@ -105,13 +104,16 @@ def load_infinity_files(
     dtype: str = "fp32",
     patch_nums: tuple[int, ...] | None = None,
     progress: Progress | None = None,
+    strategy: MemoryStrategy = RESIDENT,
 ) -> InfinityModel:
     """The text-to-image family loader: VAREdit's files by role (one format, the same reader),
     run as Infinity; 1024 px (its inference scripts' ``pn 1M``) unless ``patch_nums`` say."""
     missing = [role for role in ROLES if not with_text_folder(files).get(role)]
     if missing:
         raise UserFacingError(f"An Infinity model needs its {' and '.join(missing)} file(s).")
-    parts = load_varedit_files(files, device, dtype, patch_nums or SQUARE_SIDES, progress)
+    parts = load_varedit_files(
+        files, device, dtype, patch_nums or SQUARE_SIDES, progress, strategy=strategy
+    )
     return InfinityModel.from_edit_model(parts)
 
 
@@ -134,19 +136,14 @@ FAMILY_BLOCKS: dict[str, Callable[[FamilyModel], Iterable[torch.nn.Module]]] = {
 }
 
 
-def accepts_strategy(loader: FamilyLoader) -> bool:
-    """Whether a family loader can place its model by a :class:`MemoryStrategy`."""
-    try:
-        return "strategy" in inspect.signature(loader).parameters
-    except (TypeError, ValueError):
-        return False
+# Families whose loader places the model by a MemoryStrategy (int8 / streamed blocks, T5
+# placement). VAR and VARSR run resident: VAR-d30 at 256 px is ~4 GB in bf16.
+PLACED_BY_STRATEGY = frozenset({"varedit", "infinity"})
 
 
 def applied_strategy(family: str, strategy: MemoryStrategy) -> MemoryStrategy:
-    """The strategy a load of ``family`` really gets: loaders that do not take one (yet) load
-    everything resident, and the cache keys the model by what was applied."""
-    loader = FAMILY_LOADERS.get(family)
-    return strategy if loader is not None and accepts_strategy(loader) else RESIDENT
+    """The strategy a load of ``family`` really gets (the cache keys the model by it)."""
+    return strategy if family in PLACED_BY_STRATEGY else RESIDENT
 
 
 def load_family(
@@ -163,7 +160,7 @@ def load_family(
     loader = FAMILY_LOADERS.get(family)
     if loader is None:
         raise UserFacingError(f"Finescale cannot run {family} models yet.")
-    if accepts_strategy(loader):
+    if family in PLACED_BY_STRATEGY:
         model = loader(files, device, dtype, patch_nums, progress, strategy=strategy)
     else:
         model = loader(files, device, dtype, patch_nums, progress)

@@ -20,21 +20,21 @@ GB = 10**9
 
 @pytest.fixture
 def planned_loads(monkeypatch):
-    """The demo's real loader behind a signature that takes a strategy (as the low-memory
-    loaders will), recording what it was given."""
+    """The VAREdit family's loader slot (a family placed by strategy) serving the demo's real
+    loader, recording the strategy each load was given."""
     seen = []
 
     def load(files, device, dtype, patch_nums, progress, *, strategy=RESIDENT):
         seen.append(strategy)
         return loaders.load_var_files(files, device, dtype, patch_nums, progress)
 
-    monkeypatch.setitem(loaders.FAMILY_LOADERS, "planned", load)
+    monkeypatch.setitem(loaders.FAMILY_LOADERS, "varedit", load)
     return seen
 
 
 def demo_files(**kwargs) -> ModelChoice:
     return ModelChoice.from_files(
-        family="planned", vae=DEMO / "vae.safetensors", transformer=DEMO / "var.safetensors",
+        family="varedit", vae=DEMO / "vae.safetensors", transformer=DEMO / "var.safetensors",
         **kwargs,
     )  # fmt: skip
 
