@@ -78,6 +78,7 @@ class Family:
 
 
 VAR_SPEEDUPS = frozenset({"cfg_skip_last", "prune_ratio", "prune_scales", "kv_budget"})
+BITWISE_SPEEDUPS = frozenset({"kv_budget"})
 
 FAMILIES: dict[str, Family] = {
     "var": Family("VAR", frozenset(VAR_DEFAULTS), VAR_DEFAULTS, "class", speedups=VAR_SPEEDUPS),
@@ -96,8 +97,16 @@ FAMILIES: dict[str, Family] = {
         {"upscale": TaskDefaults(SamplingDefaults(cfg=6.0, top_k=1, top_p=0.75))},
         "image",
     ),
-    "infinity": Family("Infinity", frozenset(INFINITY_DEFAULTS), INFINITY_DEFAULTS, "text"),
-    "varedit": Family("VAREdit", frozenset(VAREDIT_DEFAULTS), VAREDIT_DEFAULTS, "text"),
+    "infinity": Family(
+        "Infinity",
+        frozenset(INFINITY_DEFAULTS),
+        INFINITY_DEFAULTS,
+        "text",
+        speedups=BITWISE_SPEEDUPS,
+    ),
+    "varedit": Family(
+        "VAREdit", frozenset(VAREDIT_DEFAULTS), VAREDIT_DEFAULTS, "text", speedups=BITWISE_SPEEDUPS
+    ),
 }
 
 # Why a task cannot run when no installed model offers it.

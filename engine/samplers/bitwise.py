@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from engine.models.infinity.bsq_vae import bits_to_codes, up_to
 from engine.models.infinity.config import Grid
 from engine.models.infinity.transformer import InfinityTransformer, TextCondition
+from engine.models.kv_budget import KVBudget
 from engine.samplers.filtering import draw, top_k_top_p_
 
 # (scale index, bits (1, h*w, d), codes (1, h*w, d)) -> what to feed forward; VAE-grid order.
@@ -89,22 +90,32 @@ def sample_bits(
     override: BitOverride | None = None,
     on_scale: LatentCallback | None = None,
     check_cancelled: Callable[[], None] | None = None,
+    kv_budget: float | None = None,
 ) -> BitwiseOutput:
     """Run the loop; ``source`` (1, h_K*w_K, d_tok) are VAREdit's reference tokens, ``None``
-    for text-to-image (a transformer set up ``without_reference``)."""
+    for text-to-image (a transformer set up ``without_reference``). ``kv_budget`` (opt-in)
+    keeps that share of each layer's KV cache (``engine.models.kv_budget``)."""
     schedule = tuple(tuple(g) for g in schedule)
     grids = vae_grids(schedule, patchify)
     last = len(schedule) - 1
     bits_fed: list[torch.Tensor] = []
     latent = None
-    capacity = model.cache_tokens(0 if source is None else source.shape[1], schedule)
-    with model.kv_cache(capacity):
+    source_len = 0 if source is None else source.shape[1]
+    capacity = model.cache_tokens(source_len, schedule)
+    budget = None
+    if kv_budget is not None:
+        budget = KVBudget(kv_budget, [h * w for h, w in schedule], prefix=source_len)
+    with model.kv_cache(capacity, budget):
         if source is not None:
+            if budget is not None:
+                budget.set_scale(-1, schedule[-1])  # the source pass, on the last grid
             model.run_source(source, text, schedule)
         x = model.start_tokens(text).expand(text.rows, 1, -1)
         for si, grid in enumerate(schedule):
             if check_cancelled is not None:
                 check_cancelled()
+            if budget is not None:
+                budget.set_scale(si, grid)
             hidden = model.run_scale(x, si, text, schedule)
             logits = guided_logits(model, hidden, text, settings.cfg[si], settings.tau[si])
             logits = logits.reshape(1, -1, 2)

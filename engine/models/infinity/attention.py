@@ -17,6 +17,7 @@ from torch import nn
 
 from engine.models.infinity.rope import apply_rope
 from engine.models.int8 import linear, output_dtype
+from engine.models.kv_budget import KVBudget, select_keys
 
 MAX_SCALE_MUL = math.log(100.0)
 
@@ -112,10 +113,15 @@ class KVCache:
     The last scale's keys/values are never read again, so once ``final`` is set the pass
     attends over the cache joined with its own k/v without storing them (29% less cache for
     VAREdit-2B at 512 px). The buffer takes the dtype of the keys: the blocks' dtype.
+
+    With a ``budget`` (opt-in ScaleKV, :mod:`engine.models.kv_budget`) a layer > 0 whose pass
+    outgrows its smaller buffer attends over the buffer joined with its own k/v, then
+    :meth:`compress` stores the share of them its window queries use (source and targets alike).
     """
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, budget: KVBudget | None = None, layer: int = 0):
         self.capacity = capacity
+        self.budget, self.layer = budget, layer
         self.source_k: torch.Tensor | None = None  # SAR layer: full-resolution source keys
         self.source_v: torch.Tensor | None = None
         self.keys: torch.Tensor | None = None
@@ -147,12 +153,30 @@ class KVCache:
 
     def extend(self, start: int, k: torch.Tensor, v: torch.Tensor):
         """What a target pass attends to: the cache from ``start`` plus its own k/v, stored
-        unless this is the last scale."""
-        if not self.final:
-            self.length = self.write(max(self.length, self.source_len), k, v)
+        unless this is the last scale (or, with a budget, until :meth:`compress`)."""
+        at = max(self.length, self.source_len)
+        if not self.final and at + k.shape[2] <= self.capacity:
+            self.length = self.write(at, k, v)
             return self.view(start, self.length)
+        if self.keys is None:
+            return k, v
         keys, values = self.view(start, self.length)
         return torch.cat((keys, k), dim=2), torch.cat((values, v), dim=2)
+
+    @property
+    def compressing(self) -> bool:
+        return self.budget is not None and self.budget.compresses(self.layer)
+
+    def compress(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Keep the budget's share of what this pass attended over (``keys``/``values``)."""
+        seen = keys.shape[2]
+        keep = self.budget.keep(seen)
+        if keep >= seen:
+            return  # stored whole already
+        idx = select_keys(q, keys, seen - q.shape[2], self.budget.grid, keep, scale=1.0)
+        idx = idx.unsqueeze(-1).expand(-1, -1, -1, keys.shape[-1])
+        self.length = self.write(0, keys.gather(2, idx), values.gather(2, idx))
+        self.source_len = min(self.source_len, self.length)
 
 
 def area_pool(x: torch.Tensor, src: tuple[int, int], dst: tuple[int, int]) -> torch.Tensor:
@@ -197,6 +221,8 @@ class SelfAttention(nn.Module):
         q, k, v = self.qkv(x, rope)
         keys, values = self.attended(k, v, grid, source_grid)
         out = F.scaled_dot_product_attention(q, keys, values, scale=1.0)
+        if self.cache is not None and self.cache.compressing and not self.cache.final:
+            self.cache.compress(q, keys, values)
         B, _, L, _ = q.shape
         return self.proj(out.transpose(1, 2).reshape(B, L, -1))
 
@@ -208,9 +234,9 @@ class SelfAttention(nn.Module):
         if grid is None:  # source pass: the source sees only itself
             if self.sar:
                 cache.source_k, cache.source_v = k, v
-            else:
+            elif k.shape[2] <= cache.capacity:
                 cache.length = cache.write(0, k, v)
-            cache.source_len = k.shape[2]
+            cache.source_len = k.shape[2]  # (a budget compresses an outgrowing source after)
             return k, v
         if not self.sar:
             return cache.extend(0, k, v)

@@ -188,6 +188,7 @@ class InfinityEditModel:
             override=override,
             on_scale=None if on_scale is None else lambda si, latent, _bits: on_scale(si, latent),
             check_cancelled=check_cancelled,
+            kv_budget=sampling.kv_budget,
         )
         return Sampled(latent=out.latent, tokens=out.bits)
 

@@ -26,6 +26,7 @@ from engine.models.infinity.attention import (
 from engine.models.infinity.config import NORM_EPS, TEXT_MAXLEN, Grid, InfinityConfig
 from engine.models.infinity.rope import rope_table, source_span, target_span
 from engine.models.int8 import output_dtype
+from engine.models.kv_budget import KVBudget
 from engine.models.streaming import BlockStreamer, move_except
 
 
@@ -172,11 +173,12 @@ class InfinityTransformer(nn.Module):
         return source_len + sum(h * w for h, w in schedule[:-1])
 
     @contextmanager
-    def kv_cache(self, capacity: int) -> Iterator[None]:
-        """Per-layer caches for ``capacity`` tokens (:meth:`cache_tokens`); always dropped
-        afterwards, even when sampling is cancelled."""
-        for block in self.blocks():
-            block.sa.cache = KVCache(capacity)
+    def kv_cache(self, capacity: int, budget: KVBudget | None = None) -> Iterator[None]:
+        """Per-layer caches for ``capacity`` tokens (:meth:`cache_tokens`), or each what the
+        opt-in ``budget`` keeps; always dropped afterwards, even when sampling is cancelled."""
+        for layer, block in enumerate(self.blocks()):
+            size = capacity if budget is None else budget.capacity(layer)
+            block.sa.cache = KVCache(size, budget, layer)
         try:
             yield
         finally:
