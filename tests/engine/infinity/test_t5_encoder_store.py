@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from engine.api import ModelChoice, Sampling
+from engine.api import RESIDENT, ModelChoice, Sampling
 from engine.models.family import Condition
 from engine.models.infinity.config import SQUARE_SIDES
 from engine.runtime.cancel import CancelToken
@@ -90,7 +90,9 @@ def test_download_keeps_only_the_encoder_and_the_model_runs(hub, tiny_set, capsy
     # The installed set loads (registry id, 256 px) and gives the reference's bits.
     family, paths, _ = catalogue.resolve_model_choice("infinity-2b")
     assert family == "infinity"
-    model = ModelCache().get(ModelChoice(model_id="infinity-2b", patch_nums=SQUARE_SIDES[:7]))
+    # Resident: the planner would size the plan for the real 2B on this machine's RAM.
+    choice = ModelChoice(model_id="infinity-2b", patch_nums=SQUARE_SIDES[:7], memory=RESIDENT)
+    model = ModelCache().get(choice)
     sampled = model.sample(Condition(text=PROMPT), Sampling(cfg=4, tau=0.5, top_p=0.97), 42)
     ref = golden(MAIN)
     for si, bits in enumerate(sampled.tokens):
