@@ -24,6 +24,7 @@ from app.engine_access import (
 )
 
 GB = 1e9
+MEMORY_WIDTH_CAP = 420  # longer lines elide; the tooltip has the whole plan
 
 
 def breakdown(plan: MemoryPlan) -> str:
@@ -90,3 +91,5 @@ class MemoryPlanColumn(QObject):
             plan = self.plans[model_id]
             item.setText(plan.summary())
             item.setToolTip(breakdown(plan))
+            width = self._table.sizeHintForColumn(self._column) + 12
+            self._table.setColumnWidth(self._column, min(MEMORY_WIDTH_CAP, width))

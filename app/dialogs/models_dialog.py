@@ -65,15 +65,15 @@ COLUMNS = (
     "Id",
     "Model",
     "Status",
-    "Progress",
     "Size",
     "On disk",
     "Memory",
+    "Progress",
     "Tasks",
     "Family",
     "Licence",
 )
-ID, TITLE, STATUS, PROGRESS, SIZE, DISK, MEMORY, TASKS, FAMILY, LICENCE = range(len(COLUMNS))
+ID, TITLE, STATUS, SIZE, DISK, MEMORY, PROGRESS, TASKS, FAMILY, LICENCE = range(len(COLUMNS))
 WIDTH_CAPS = {TITLE: 300, TASKS: 200}  # long cells elide (full text in the tooltip)
 PROGRESS_WIDTH = 380  # room for "42% · 1.20 GB of 2.84 GB · 12.50 MB/s · 2 min 11 s left"
 OFFLINE_NOTICE = (

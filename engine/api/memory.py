@@ -78,17 +78,19 @@ class MemoryPlan:
 
     def summary(self) -> str:
         """One line for the user: "needs ~9.8 GB on this GPU: int8 blocks", "fits in RAM"."""
-        need, gb = self.total / GB, None if self.available is None else self.available / GB
+        gb = None if self.available is None else self.available / GB
+        need = (
+            f"{self.total / GB:.1f} GB" if self.total >= GB / 10 else f"{self.total / 1e6:.0f} MB"
+        )
         cpu = self.device.startswith("cpu")
         where = "in RAM" if cpu else "on this GPU"
         if self.fits:
-            line = f"fits in RAM (~{need:.1f} GB)" if cpu else f"needs ~{need:.1f} GB {where}"
+            line = f"fits in RAM (~{need})" if cpu else f"needs ~{need} {where}"
             if not cpu or self.strategy != RESIDENT:
                 line += f": {self.method()}"
         else:
             line = (
-                f"needs ~{need:.1f} GB, more than the {gb:.1f} GB free {where} "
-                f"(even with {self.method()})"
+                f"needs ~{need}, more than the {gb:.1f} GB free {where} (even with {self.method()})"
             )
         if self.seconds is not None:
             line += f"; ~{self.seconds:.0f} s"
