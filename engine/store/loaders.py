@@ -160,6 +160,8 @@ def load_family(
     loader = FAMILY_LOADERS.get(family)
     if loader is None:
         raise UserFacingError(f"Finescale cannot run {family} models yet.")
+    if compile and strategy.stream_blocks:  # streamed blocks run through functional_call
+        raise UserFacingError("Compiling and streaming the blocks cannot be combined.")
     if family in PLACED_BY_STRATEGY:
         model = loader(files, device, dtype, patch_nums, progress, strategy=strategy)
     else:

@@ -4,9 +4,12 @@ compiling takes minutes on a CPU.)"""
 
 from __future__ import annotations
 
-from engine.api import ModelChoice
+import pytest
+
+from engine.api import MemoryStrategy, ModelChoice
+from engine.runtime.cancel import UserFacingError
 from engine.store.cache import ModelCache
-from engine.store.loaders import FAMILY_BLOCKS, FAMILY_LOADERS
+from engine.store.loaders import FAMILY_BLOCKS, FAMILY_LOADERS, load_family
 
 
 def test_compile_wraps_every_block_and_is_cached_apart():
@@ -23,3 +26,9 @@ def test_compile_wraps_every_block_and_is_cached_apart():
 
 def test_every_family_says_where_its_blocks_are():
     assert set(FAMILY_LOADERS) <= set(FAMILY_BLOCKS)
+
+
+def test_compile_and_streamed_blocks_are_refused_together():
+    streamed = MemoryStrategy(stream_blocks=True)
+    with pytest.raises(UserFacingError, match="cannot be combined"):
+        load_family("varedit", {}, strategy=streamed, compile=True)
