@@ -9,7 +9,6 @@ and rounding it would change which codes the tokenizer picks.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import torch
 
 from engine.runtime.cancel import CancelToken, UserFacingError
 from engine.store.checkpoint import read_state_dict
+from engine.store.locations import require_space
 
 CONVERT_DTYPES: dict[str, torch.dtype | None] = {
     "keep": None,
@@ -67,12 +67,7 @@ def convert_checkpoint(
     state = converted_state(read_state_dict(str(source)), dtype, token)
     needed = sum(t.numel() * t.element_size() for t in state.values())
     dest.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(dest.parent).free
-    if needed > free:
-        raise UserFacingError(
-            f"{source.name}: not enough disk space to convert it into {dest.parent} "
-            f"({needed / 1e9:.2f} GB needed, {free / 1e9:.2f} GB free)."
-        )
+    require_space(dest.parent, needed, f"{source.name}: converting it")
     tmp = dest.with_name(f".{dest.name}.converting")
     metadata = {"format": "pt", "converted_from": source.name, "precision": dtype}
     try:

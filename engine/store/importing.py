@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from engine.store.inspect import (
     stored_name,
 )
 from engine.store.installed import resolve_files
-from engine.store.locations import models_dir
+from engine.store.locations import models_dir, require_space
 from engine.store.registry import T5_ENCODER, VAR_REPO, VAR_VAE, ModelFile, specs_using
 from engine.store.t5_encoder import config_layers, write_encoder
 
@@ -169,13 +168,7 @@ def _place(source: Path, dest: Path, token: CancelToken, progress: Progress | No
     try:
         os.link(source, tmp)
     except OSError:
-        size = source.stat().st_size
-        free = shutil.disk_usage(dest.parent).free
-        if size > free:
-            raise UserFacingError(
-                f"{source.name}: not enough disk space to copy it into {dest.parent} "
-                f"({size / 1e9:.2f} GB needed, {free / 1e9:.2f} GB free)."
-            ) from None
+        require_space(dest.parent, source.stat().st_size, f"{source.name}: copying it")
         _copy(source, tmp, token, progress)
     os.replace(tmp, dest)
 

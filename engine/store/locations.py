@@ -9,9 +9,11 @@ settings change the variables after import, so nothing here is cached.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
+from engine.runtime.cancel import UserFacingError
 from engine.store.resources import resources_dir
 
 
@@ -76,3 +78,14 @@ def repo_folder(repo_id: str) -> Path:
 
 
 # --------------------------------------------------------------------------------------------
+
+
+def require_space(folder: Path, needed: int, what: str) -> None:
+    """Refuse, before writing, a file of ``needed`` bytes that ``folder``'s disk cannot hold;
+    ``what`` starts the sentence ("VAR.pth: copying it", "the T5 encoder")."""
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise UserFacingError(
+            f"{what}: not enough disk space in {folder} "
+            f"({needed / 1e9:.2f} GB needed, {free / 1e9:.2f} GB free)."
+        )

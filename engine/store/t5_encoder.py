@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import struct
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -23,6 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from engine.runtime.cancel import CancelToken, UserFacingError
+from engine.store.locations import require_space
 
 KEPT_PREFIXES = ("shared.", "encoder.")
 TIED_COPY = "encoder.embed_tokens.weight"
@@ -140,12 +140,7 @@ def write_encoder(
     header = _header(plan)
     size = len(header) + sum(item[4] for item in plan)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(dest.parent).free
-    if size > free:
-        raise UserFacingError(
-            f"Not enough disk space for the T5 encoder in {dest.parent}: {size / 1e9:.2f} GB "
-            f"needed, {free / 1e9:.2f} GB free."
-        )
+    require_space(dest.parent, size, "The T5 encoder")
     tmp = dest.with_name(f".{dest.name}.writing")
     digest = hashlib.sha256(header)
     try:

@@ -239,3 +239,12 @@ def test_shared_vqvae_stays_while_another_model_uses_it(tmp_path):
     removal.remove(get_model("var-d16"))
     assert installed.status(get_model("var-d16")) == "partial"  # only the shared VQVAE left
     assert installed.status(get_model("var-d20")) == "installed"
+
+
+def test_a_file_the_disk_cannot_hold_is_refused_before_writing(tmp_path):
+    from engine.store.locations import require_space
+
+    require_space(tmp_path, 1, "tiny.pth: copying it")  # fits: no error
+    with pytest.raises(UserFacingError, match=r"^huge.pth: copying it: not enough disk space in"):
+        require_space(tmp_path, 10**18, "huge.pth: copying it")
+    assert list(tmp_path.iterdir()) == []
