@@ -27,13 +27,19 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from app import engine_access
 from app.dialogs.memory_plans import MemoryPlanColumn
+from app.dialogs.models_table import (
+    COLUMNS,
+    MEMORY,
+    PROGRESS,
+    fill_row,
+    size_columns,
+)
 from app.dialogs.transfer_jobs import (
     DownloadJob,
     JobSubmitter,
@@ -61,21 +67,6 @@ IMPORT_FORMATS = (
     ("Store as fp16 safetensors (half size)", "fp16"),
     ("Store as bf16 safetensors (half size)", "bf16"),
 )
-COLUMNS = (
-    "Id",
-    "Model",
-    "Status",
-    "Size",
-    "On disk",
-    "Memory",
-    "Progress",
-    "Tasks",
-    "Family",
-    "Licence",
-)
-ID, TITLE, STATUS, SIZE, DISK, MEMORY, PROGRESS, TASKS, FAMILY, LICENCE = range(len(COLUMNS))
-WIDTH_CAPS = {TITLE: 300, TASKS: 200}  # long cells elide (full text in the tooltip)
-PROGRESS_WIDTH = 380  # room for "42% · 1.20 GB of 2.84 GB · 12.50 MB/s · 2 min 11 s left"
 OFFLINE_NOTICE = (
     "Offline: HF_HUB_OFFLINE is set, so models cannot be downloaded. Use Import… to add "
     "checkpoint files you already have (copied from another machine or a USB stick)."
@@ -209,47 +200,17 @@ class ModelsDialog(QDialog):
             self.table.removeCellWidget(row, PROGRESS)
         self.table.setRowCount(len(self._rows))
         for index, row in enumerate(self._rows):
-            self._fill(index, row)
+            fill_row(self.table, index, row, self._activity.get(row.id, ""))
         for model_id in self._downloads:
             self._show_progress(model_id)
         self.memory_plans.request(row.id for row in self._rows)
         if not self._sized:
-            self._size_columns()
+            self._sized = True
+            size_columns(self.table)
         self.table.clearSelection()  # rows may have moved (an import added one, a delete removed)
         if selected is not None and self.row_of(selected) >= 0:
             self.table.selectRow(self.row_of(selected))
         self._update_buttons()
-
-    def _fill(self, index: int, row: ModelRow) -> None:
-        approx = "≈ " if row.size_is_estimate else ""
-        memory = "—" if row.memory_gb is None else f"{row.memory_gb:.1f} GB"
-        cells = {
-            ID: row.id,
-            TITLE: row.title,
-            FAMILY: row.family,
-            STATUS: row.status,
-            SIZE: approx + format_bytes(row.size_bytes) + _download_note(row, approx),
-            DISK: format_bytes(row.disk_bytes) if row.disk_bytes else "—",
-            TASKS: ", ".join(row.tasks),
-            LICENCE: row.license,
-            MEMORY: memory,
-            PROGRESS: self._activity.get(row.id, ""),
-        }
-        for column, text in cells.items():
-            item = QTableWidgetItem(text)
-            item.setToolTip(row.notes if column in (ID, TITLE) else text)
-            self.table.setItem(index, column, item)
-        if row.size_is_estimate:
-            self.table.item(index, SIZE).setToolTip(
-                "Estimated: the exact size is checked on download."
-            )
-
-    def _size_columns(self) -> None:
-        self._sized = True
-        self.table.resizeColumnsToContents()
-        for column, cap in WIDTH_CAPS.items():
-            self.table.setColumnWidth(column, min(self.table.columnWidth(column), cap))
-        self.table.setColumnWidth(PROGRESS, PROGRESS_WIDTH)
 
     def row_of(self, model_id: str) -> int:
         """The table row showing ``model_id``, or -1."""
@@ -487,11 +448,3 @@ class ModelsDialog(QDialog):
             self._on_import_finished([], "cancelled", "Import cancelled.", "")
         elif outcome == "failed":
             self._on_import_finished([], "failed", *job_failure(event))
-
-
-def _download_note(row: ModelRow, approx: str) -> str:
-    """What the download costs when it is more than what stays on disk (flan-t5-xl's shards
-    are fetched, only its encoder is kept)."""
-    if row.download_bytes <= row.size_bytes:
-        return ""
-    return f" ({approx}{format_bytes(row.download_bytes)} to download)"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from app.dialogs.models_dialog import MEMORY, ModelsDialog
+from app.dialogs.models_dialog import ModelsDialog
+from app.dialogs.models_table import MEMORY
 from app.engine_access import ModelEntry
 from app.engine_bridge import EngineBridge
 from engine.api import ModelChoice

@@ -18,7 +18,8 @@ from PySide6.QtCore import QTimer, QUrl
 from PySide6.QtWidgets import QProgressBar, QWidget
 from safetensors import safe_open
 
-from app.dialogs.models_dialog import DISK, MEMORY, PROGRESS, SIZE, STATUS, ModelsDialog
+from app.dialogs.models_dialog import ModelsDialog
+from app.dialogs.models_table import DISK, MEMORY, PROGRESS, SIZE, STATUS
 from app.engine_bridge import EngineBridge
 from engine.runtime.cancel import CancelToken
 from engine.store import installed, locations
