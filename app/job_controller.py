@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QWidget
 
-from app.engine_access import JobFailed, JobFinished, PlanRequest, thumbnail
+from app.engine_access import FAMILIES, JobFailed, JobFinished, PlanRequest, thumbnail
 from app.engine_bridge import EngineBridge
 from app.imaging import to_pixmap
 from app.prompts import Prompts
@@ -203,14 +203,16 @@ class JobController(QObject):
 
     def request_estimate(self) -> None:
         """Ask the engine's planner what an upscale of this picture would take (Upscale mode),
-        or how an instruction edit's model will fit in memory (Edit mode, registry models).
+        or how a text model (VAREdit, Infinity: registry models) will fit in memory in the
+        other modes.
 
         A background job (it may load the model into the cache, which the run reuses); the
         answer arrives as its result's note and replaces any earlier estimate.
         """
         panel = self._panel
         entry = panel.current_model()
-        if panel.mode() == "edit" and entry is not None and entry.choice.model_id:
+        planned = entry is not None and FAMILIES[entry.family].condition == "text"
+        if panel.mode() != "upscale" and planned and entry.choice.model_id:
             self._estimate_job = self._bridge.submit_job(PlanRequest(entry.choice))
             panel.set_estimate("Planning memory…")
             return

@@ -36,7 +36,8 @@ from app.state.tool_settings import ToolSettings
 from app.widgets.prompt_inputs import ClassPicker, InstructionEdit
 
 MAX_SEED = 2**31 - 1
-ESTIMATED_MODES = ("upscale", "edit")  # modes whose run the planner describes beforehand
+# Modes whose run the planner may describe beforehand (upscales; the big text models' memory).
+ESTIMATED_MODES = ("upscale", "edit", "inpaint", "outpaint", "generate")
 NO_MODEL_REASON = engine_access.why_not(None, "inpaint")
 BUTTON_TEXT = {
     "inpaint": "Fill mask",

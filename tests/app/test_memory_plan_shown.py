@@ -61,3 +61,23 @@ def test_edit_mode_shows_the_plan_before_a_run(make_window, qtbot):
     panel.model_combo.setCurrentIndex(1)  # the demo offers in-painting only: no plan line
     qtbot.waitUntil(lambda: panel.mode() == "inpaint")
     assert not panel.estimate.isVisible()
+
+
+def test_text_guided_in_painting_shows_the_plan_too(make_window, qtbot):
+    infinity = ModelEntry(
+        "Infinity-2B",
+        ModelChoice(model_id="infinity-2b", device="cpu", dtype="bf16"),
+        frozenset({"inpaint", "outpaint"}),
+        family="infinity",
+    )
+    demo = ModelEntry("Demo", ModelChoice(model_id="demo"), frozenset({"inpaint"}), demo=True)
+    window = make_window(models=[infinity, demo])
+    panel = window.panel
+    panel.model_combo.setCurrentIndex(0)
+    window.document.load(gradient_image(64, 48))
+    assert panel.mode() == "inpaint"
+    qtbot.waitUntil(lambda: PLAN_LINE.match(panel.estimate.text()) is not None)
+    assert panel.estimate.isVisible()
+    panel.model_combo.setCurrentIndex(1)  # a VAR model in the same mode: no plan line
+    qtbot.waitUntil(lambda: not panel.estimate.isVisible())
+    assert panel.mode() == "inpaint"
