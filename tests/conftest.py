@@ -39,3 +39,14 @@ def tiny_checkpoints(tmp_path_factory) -> tuple[str, str]:
     from tests.tiny_models import write_tiny_checkpoints
 
     return write_tiny_checkpoints(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def offline_store(tmp_path, monkeypatch):
+    """A fresh, empty model store and hub cache under ``tmp_path``, with the hub offline (so a
+    test that should never need the network fails if it tries)."""
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("FINESCALE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -42,6 +42,15 @@ def test_models_window_shows_each_models_plan(qtbot):
         bridge.shutdown()
 
 
+def panel_with(make_window, entry: ModelEntry):
+    """A window offering ``entry`` (picked) and the demo, with a picture open."""
+    demo = ModelEntry("Demo", ModelChoice(model_id="demo"), frozenset({"inpaint"}), demo=True)
+    window = make_window(models=[entry, demo])
+    window.panel.model_combo.setCurrentIndex(0)
+    window.document.load(gradient_image(64, 48))
+    return window.panel
+
+
 def test_edit_mode_shows_the_plan_before_a_run(make_window, qtbot):
     varedit = ModelEntry(
         "VAREdit-8B (512 px)",
@@ -49,11 +58,7 @@ def test_edit_mode_shows_the_plan_before_a_run(make_window, qtbot):
         frozenset({"edit"}),
         family="varedit",
     )
-    demo = ModelEntry("Demo", ModelChoice(model_id="demo"), frozenset({"inpaint"}), demo=True)
-    window = make_window(models=[varedit, demo])
-    panel = window.panel
-    panel.model_combo.setCurrentIndex(0)
-    window.document.load(gradient_image(64, 48))
+    panel = panel_with(make_window, varedit)
     assert panel.mode() == "edit"
     qtbot.waitUntil(lambda: PLAN_LINE.match(panel.estimate.text()) is not None)
     assert panel.estimate.isVisible()
@@ -70,11 +75,7 @@ def test_text_guided_in_painting_shows_the_plan_too(make_window, qtbot):
         frozenset({"inpaint", "outpaint"}),
         family="infinity",
     )
-    demo = ModelEntry("Demo", ModelChoice(model_id="demo"), frozenset({"inpaint"}), demo=True)
-    window = make_window(models=[infinity, demo])
-    panel = window.panel
-    panel.model_combo.setCurrentIndex(0)
-    window.document.load(gradient_image(64, 48))
+    panel = panel_with(make_window, infinity)
     assert panel.mode() == "inpaint"
     qtbot.waitUntil(lambda: PLAN_LINE.match(panel.estimate.text()) is not None)
     assert panel.estimate.isVisible()

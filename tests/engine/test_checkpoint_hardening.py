@@ -14,14 +14,7 @@ from engine.runtime.cancel import UserFacingError
 from engine.store import importing, index
 from engine.store.loaders import load_model
 
-
-@pytest.fixture(autouse=True)
-def isolated_store(tmp_path, monkeypatch):
-    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("FINESCALE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+pytestmark = pytest.mark.usefixtures("offline_store")  # importing never needs the network
 
 
 def _pair(tmp_path: Path, tiny_checkpoints, change) -> Path:

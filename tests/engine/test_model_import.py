@@ -16,14 +16,7 @@ from engine.store import catalogue, index, installed, locations, removal, verify
 from engine.store import importing as model_import
 from engine.store.catalogue import get_model
 
-
-@pytest.fixture(autouse=True)
-def isolated_store(tmp_path, monkeypatch):
-    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("FINESCALE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # importing must never need the network
+pytestmark = pytest.mark.usefixtures("offline_store")  # importing never needs the network
 
 
 def _big(*shape: int) -> torch.Tensor:

@@ -27,14 +27,7 @@ from tests.engine.infinity.recipes import (
 from tests.engine.infinity.test_t2i_parity import MAIN, golden, reference_bits
 from tests.engine.infinity.test_t5_encoder_store import SPECIALS
 
-
-@pytest.fixture(autouse=True)
-def isolated_store(tmp_path, monkeypatch):
-    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("FINESCALE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+pytestmark = pytest.mark.usefixtures("offline_store")  # importing never needs the network
 
 
 @pytest.fixture(scope="module")
